@@ -1,0 +1,64 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# maquis top-level build.  `make` builds module, BPF objects, daemon and CLI;
+# `make check` runs every test; `make demo` shows a circuit at work.
+# Missing Debian packages are installed by the `deps` target (as root).
+
+TOP	:= $(CURDIR)
+BUILD	:= $(TOP)/build
+export TOP BUILD
+
+# The one list of Debian packages maquis needs to build, test and demo.
+DEBIAN_DEPS := make gcc gcc-12 libc6-dev clang llvm lld bpftool dwarves \
+	libbpf-dev libelf-dev zlib1g-dev libnl-3-dev libnl-genl-3-dev \
+	libsodium-dev pkg-config python3 python3-yaml python3-jsonschema \
+	qemu-system-x86 busybox-static cpio xz-utils kmod iproute2 iperf3 \
+	iputils-ping ethtool procps
+
+PREFIX	?= /usr/local
+DESTDIR	?=
+
+.PHONY: all deps module bpf userspace check demo bench install clean
+
+all: module bpf userspace
+
+deps:
+	@missing=$$(for p in $(DEBIAN_DEPS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing" $$missing; \
+		[ "$$(id -u)" = 0 ] || { echo "deps: run as root to install:" $$missing >&2; exit 1; }; \
+		apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+module: deps
+	@kdir=$$($(TOP)/kmod/fetch-kernel.sh headers) && \
+	$(MAKE) -C "$$kdir" M=$(TOP) modules
+
+bpf: deps
+	$(MAKE) -C bpf
+
+userspace: deps bpf
+	$(MAKE) -C daemon
+
+check: all
+	$(TOP)/tests/run-tests.sh
+
+demo: all
+	$(TOP)/tests/demo.sh
+
+bench: all
+	$(TOP)/tests/bench/run.sh
+
+install: all
+	@kdir=$$($(TOP)/kmod/fetch-kernel.sh headers) && \
+	$(MAKE) -C "$$kdir" M=$(TOP) INSTALL_MOD_PATH=$(DESTDIR) modules_install
+	$(MAKE) -C daemon install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
+
+clean:
+	@kdir=$$(ls -d $(BUILD)/kernel/root/usr/src/linux-headers-*-amd64 2>/dev/null | head -1); \
+	[ -z "$$kdir" ] || $(MAKE) -C "$$kdir" M=$(TOP) clean
+	$(MAKE) -C bpf clean
+	$(MAKE) -C daemon clean

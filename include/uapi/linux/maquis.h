@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/* Do not edit directly, auto-generated from: */
+/*	include/maquis.yaml */
+/* YNL-GEN uapi header */
+
+#ifndef _UAPI_LINUX_MAQUIS_H
+#define _UAPI_LINUX_MAQUIS_H
+
+#define MAQUIS_FAMILY_NAME	"maquis"
+#define MAQUIS_FAMILY_VERSION	1
+
+#define MAQUIS_KEY_LEN		32
+#define MAQUIS_CELL_SIZE	1436
+#define MAQUIS_CTL_LEN		256
+#define MAQUIS_MAX_HOPS		8
+#define MAQUIS_MAX_LIFETIME	86400
+
+/**
+ * enum maquis_role - What this host does on a circuit.
+ * @MAQUIS_ROLE_ORIGIN: builds the onion, receives the backward direction
+ * @MAQUIS_ROLE_RELAY: strips one forward layer, adds one backward layer
+ * @MAQUIS_ROLE_TERMINUS: delivers forward payload out of the device
+ */
+enum maquis_role {
+	MAQUIS_ROLE_ORIGIN,
+	MAQUIS_ROLE_RELAY,
+	MAQUIS_ROLE_TERMINUS,
+};
+
+enum maquis_dir {
+	MAQUIS_DIR_FWD,
+	MAQUIS_DIR_BACK,
+};
+
+/**
+ * enum maquis_event - Reason carried by an event notification.
+ * @MAQUIS_EVENT_EXPIRED: circuit reached its lifetime and was removed
+ * @MAQUIS_EVENT_DELETED: circuit was removed by a request
+ * @MAQUIS_EVENT_KEY_PHASE: first cell opened in a new key phase
+ * @MAQUIS_EVENT_KEY_LIMIT: a key slot is near its usage limit
+ * @MAQUIS_EVENT_TAMPER: cells failed authentication on a circuit
+ * @MAQUIS_EVENT_REPLAY: replayed cells dropped on a circuit
+ */
+enum maquis_event {
+	MAQUIS_EVENT_EXPIRED,
+	MAQUIS_EVENT_DELETED,
+	MAQUIS_EVENT_KEY_PHASE,
+	MAQUIS_EVENT_KEY_LIMIT,
+	MAQUIS_EVENT_TAMPER,
+	MAQUIS_EVENT_REPLAY,
+};
+
+/**
+ * enum maquis_drop - Drop reasons, the index of each drop counter.
+ */
+enum maquis_drop {
+	MAQUIS_DROP_UNKNOWN_CID,
+	MAQUIS_DROP_BAD_TAG,
+	MAQUIS_DROP_REPLAY,
+	MAQUIS_DROP_MALFORMED,
+	MAQUIS_DROP_NO_ROUTE,
+	MAQUIS_DROP_KEY_LIMIT,
+};
+
+enum {
+	MAQUIS_A_ADDR_IPV4 = 1,
+	MAQUIS_A_ADDR_IPV6,
+	MAQUIS_A_ADDR_PORT,
+
+	__MAQUIS_A_ADDR_MAX,
+	MAQUIS_A_ADDR_MAX = (__MAQUIS_A_ADDR_MAX - 1)
+};
+
+enum {
+	MAQUIS_A_PREFIX_IPV4 = 1,
+	MAQUIS_A_PREFIX_IPV6,
+	MAQUIS_A_PREFIX_LEN,
+
+	__MAQUIS_A_PREFIX_MAX,
+	MAQUIS_A_PREFIX_MAX = (__MAQUIS_A_PREFIX_MAX - 1)
+};
+
+enum {
+	MAQUIS_A_HOP_INDEX = 1,
+	MAQUIS_A_HOP_FWD_KEY,
+	MAQUIS_A_HOP_BACK_KEY,
+	MAQUIS_A_HOP_FWD_CTL_KEY,
+	MAQUIS_A_HOP_BACK_CTL_KEY,
+	MAQUIS_A_HOP_FWD_SEQ,
+	MAQUIS_A_HOP_BACK_SEQ,
+
+	__MAQUIS_A_HOP_MAX,
+	MAQUIS_A_HOP_MAX = (__MAQUIS_A_HOP_MAX - 1)
+};
+
+enum {
+	MAQUIS_A_STATS_PAD = 1,
+	MAQUIS_A_STATS_CELLS_IN,
+	MAQUIS_A_STATS_CELLS_OUT,
+	MAQUIS_A_STATS_BYTES_IN,
+	MAQUIS_A_STATS_BYTES_OUT,
+	MAQUIS_A_STATS_DROP_UNKNOWN_CID,
+	MAQUIS_A_STATS_DROP_BAD_TAG,
+	MAQUIS_A_STATS_DROP_REPLAY,
+	MAQUIS_A_STATS_DROP_MALFORMED,
+	MAQUIS_A_STATS_DROP_NO_ROUTE,
+	MAQUIS_A_STATS_DROP_KEY_LIMIT,
+	MAQUIS_A_STATS_CTL_UP,
+
+	__MAQUIS_A_STATS_MAX,
+	MAQUIS_A_STATS_MAX = (__MAQUIS_A_STATS_MAX - 1)
+};
+
+enum {
+	MAQUIS_A_IFINDEX = 1,
+	MAQUIS_A_IFNAME,
+	MAQUIS_A_PORT,
+	MAQUIS_A_LOCAL,
+	MAQUIS_A_MAX_CIRCUITS,
+	MAQUIS_A_N_CIRCUITS,
+	MAQUIS_A_ID,
+	MAQUIS_A_ROLE,
+	MAQUIS_A_FWD_CID_IN,
+	MAQUIS_A_FWD_CID_OUT,
+	MAQUIS_A_BACK_CID_IN,
+	MAQUIS_A_BACK_CID_OUT,
+	MAQUIS_A_NEXT,
+	MAQUIS_A_PREV,
+	MAQUIS_A_LIFETIME,
+	MAQUIS_A_AGE,
+	MAQUIS_A_HOP,
+	MAQUIS_A_ROUTE,
+	MAQUIS_A_STATS,
+	MAQUIS_A_DIR,
+	MAQUIS_A_SLOT,
+	MAQUIS_A_PHASE,
+	MAQUIS_A_EVENT,
+	MAQUIS_A_PEER,
+	MAQUIS_A_CELL,
+	MAQUIS_A_CTL,
+	MAQUIS_A_COUNT,
+	MAQUIS_A_PAD,
+
+	__MAQUIS_A_MAX,
+	MAQUIS_A_MAX = (__MAQUIS_A_MAX - 1)
+};
+
+enum {
+	MAQUIS_CMD_DEV_GET = 1,
+	MAQUIS_CMD_DEV_SET,
+	MAQUIS_CMD_CIRCUIT_NEW,
+	MAQUIS_CMD_CIRCUIT_DEL,
+	MAQUIS_CMD_CIRCUIT_GET,
+	MAQUIS_CMD_KEY_SET,
+	MAQUIS_CMD_STATS_RESET,
+	MAQUIS_CMD_CELL_SEND,
+	MAQUIS_CMD_CTL_SEND,
+	MAQUIS_CMD_EVENT_NTF,
+	MAQUIS_CMD_CELL_NTF,
+
+	__MAQUIS_CMD_MAX,
+	MAQUIS_CMD_MAX = (__MAQUIS_CMD_MAX - 1)
+};
+
+#define MAQUIS_MCGRP_EVENTS	"events"
+
+#endif /* _UAPI_LINUX_MAQUIS_H */
