@@ -95,7 +95,6 @@ static const struct nla_policy maquis_key_set_nl_policy[MAQUIS_A_SLOT + 1] = {
 	[MAQUIS_A_IFINDEX] = NLA_POLICY_MIN(NLA_U32, 1),
 	[MAQUIS_A_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[MAQUIS_A_HOP] = NLA_POLICY_NESTED(maquis_hop_nl_policy),
-	[MAQUIS_A_DIR] = NLA_POLICY_MAX(NLA_U8, 1),
 	[MAQUIS_A_SLOT] = NLA_POLICY_MAX(NLA_U8, 1),
 };
 

@@ -199,4 +199,58 @@ static inline int maq_onion_open(u8 *buf, const struct maq_hop_key *hops,
 	return 0;
 }
 
+/*
+ * Relay transforms on a contiguous cell (header, body, tag).  The caller has
+ * looked up the circuit, checked the replay window before and updates it
+ * after a successful maq_relay_fwd().  Both return where the outgoing cell
+ * now starts: 16 bytes earlier (forward, needs that headroom) or later
+ * (backward, needs 16 bytes of tailroom); the forward one returns NULL when
+ * the tag does not verify, leaving the cell untouched.
+ */
+static inline void maq_cell_put_hdr(u8 *cell, u32 cid, u64 seq)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		cell[i] = (u8)(cid >> (24 - 8 * i));
+	for (i = 0; i < 8; i++)
+		cell[4 + i] = (u8)(seq >> (56 - 8 * i));
+}
+
+static inline u64 maq_seq_next(u64 seq, u64 delta)
+{
+	return (seq & MAQ_SEQ_PHASE) | ((seq + delta) & MAQ_SEQ_CTR_MASK);
+}
+
+static inline u8 *maq_relay_fwd(u8 *cell, const u8 key[MAQ_KEY_LEN],
+				u64 seq, u32 cid_out, u64 delta)
+{
+	u8 filler[MAQ_SHIFT];
+	u8 *out = cell - MAQ_SHIFT;
+	int i;
+
+	if (maq_layer_open(cell + MAQ_HDR_LEN, cell + MAQ_HDR_LEN + MAQ_BODY_LEN,
+			   key, seq & MAQ_SEQ_CTR_MASK, filler))
+		return NULL;
+	/* out: header, then filler, then the plaintext whose last 16 bytes
+	 * already sit where the outgoing tag belongs.
+	 */
+	maq_cell_put_hdr(out, cid_out, maq_seq_next(seq, delta));
+	for (i = 0; i < MAQ_SHIFT; i++)
+		out[MAQ_HDR_LEN + i] = filler[i];
+	maq_wipe(filler, sizeof(filler));
+	return out;
+}
+
+static inline u8 *maq_relay_back(u8 *cell, const u8 key[MAQ_KEY_LEN],
+				 u32 cid_out, u64 seq_out)
+{
+	u8 *out = cell + MAQ_SHIFT;
+
+	maq_layer_seal(out + MAQ_HDR_LEN, out + MAQ_HDR_LEN + MAQ_BODY_LEN,
+		       key, seq_out & MAQ_SEQ_CTR_MASK);
+	maq_cell_put_hdr(out, cid_out, seq_out);
+	return out;
+}
+
 #endif /* _MAQUIS_LAYER_H */
