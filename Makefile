@@ -52,9 +52,19 @@ demo: all
 bench: all
 	$(TOP)/tests/bench/run.sh
 
+VERSION	:= 0.1
+DKMS_SRC := $(DESTDIR)/usr/src/maquis-$(VERSION)
+
+# The module goes in for the 6.12 kernel it was built against, and its
+# source into /usr/src for dkms, which rebuilds it for every new kernel.
 install: all
 	@kdir=$$($(TOP)/kmod/fetch-kernel.sh headers) && \
-	$(MAKE) -C "$$kdir" M=$(TOP) INSTALL_MOD_PATH=$(DESTDIR) modules_install
+	$(MAKE) -C "$$kdir" M=$(TOP) INSTALL_MOD_PATH=$(DESTDIR) INSTALL_MOD_DIR=updates modules_install
+	install -d $(DKMS_SRC)/kmod $(DKMS_SRC)/include/maquis $(DKMS_SRC)/include/uapi/linux
+	install -m 0644 dkms.conf Kbuild $(DKMS_SRC)/
+	install -m 0644 kmod/Kbuild kmod/*.c kmod/*.h $(DKMS_SRC)/kmod/
+	install -m 0644 include/maquis/*.h $(DKMS_SRC)/include/maquis/
+	install -m 0644 include/uapi/linux/maquis.h $(DKMS_SRC)/include/uapi/linux/
 	$(MAKE) -C daemon install PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)
 
 clean:

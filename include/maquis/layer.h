@@ -155,6 +155,10 @@ static inline void maq_onion_seal(u8 *buf, const struct maq_hop_key *hops,
  * n for the terminus; a relay sending control uses its control key, passed
  * in hops[src-1]).  On success the innermost plaintext is buf[0 ..
  * MAQ_BODY_LEN) and 0 is returned; otherwise -(hop number that failed).
+ * That is the first layer whose tag failed, not necessarily where the cell
+ * was damaged (layer 2's rebuilt prefix depends on every later hop), and
+ * @buf is then partly decrypted: to try another @src, start again from the
+ * received cell.
  *
  * A backward relay drops the first 16 bytes of what it received.  Those
  * bytes are keystream only (the creator's first MAQ_PAD_LEN plaintext bytes

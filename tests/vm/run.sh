@@ -209,7 +209,7 @@ cmdline=(
 )
 # shellcheck disable=SC2054
 qemu=(
-	qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp "$smp" -m "$mem"
+	qemu-system-x86_64 -accel "tcg,thread=${MAQUIS_VM_TCG_THREAD:-multi}" -cpu max -smp "$smp" -m "$mem"
 	-nographic -nodefaults -no-user-config -no-reboot -serial stdio -bios qboot.rom
 	-kernel "$kernel" -initrd "$initrd" -append "${cmdline[*]}"
 	-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
