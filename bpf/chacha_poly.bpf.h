@@ -75,7 +75,7 @@ static __always_inline struct maq_scratch *maq_scratch_get(void)
 	return bpf_map_lookup_elem(&maq_scratch, &zero);
 }
 
-/* ---- ChaCha20 ---------------------------------------------------------- */
+/* ---- ChaCha20 ----------------------------------------------------------- */
 
 #define MAQ_ROTL32(v, n)	(((v) << (n)) | ((v) >> (32 - (n))))
 #define MAQ_QR(a, b, c, d) do {					\
@@ -361,7 +361,7 @@ __noinline int maq_poly(__u32 len, __u32 aead)
 	return 0;
 }
 
-/* ---- The layer transform on scratch (layer.h: maq_layer_*) ------------ */
+/* ---- The layer transform on scratch (layer.h: maq_layer_*) -------------- */
 
 static __always_inline int maq_tag_equal(const __u8 *a, const __u8 *b)
 {

@@ -144,10 +144,19 @@ enum maq_xdp_stat {
 	MAQ_STAT_MAX,
 };
 
+/*
+ * bpf_fib_lookup() answers only for a device with IP forwarding enabled
+ * (BPF_FIB_LKUP_RET_FWD_DISABLED otherwise).  Looking up from the ingress
+ * device means enabling forwarding there, which also makes the host route
+ * anybody's transit traffic.  Looking up from loopback (fib_ifindex 1) only
+ * needs net.ipv{4,6}.conf.lo.forwarding=1, harmless since nothing arrives
+ * on lo from outside, and it is the lookup a local socket's output does
+ * (input interface lo, no output interface): the recommended setting.
+ */
 struct maq_xdp_config {
 	__be16 port;		/* maquis UDP port; 0: pass everything */
 	__u16 pad;
-	__u32 flags;		/* none yet, must be 0 */
+	__u32 fib_ifindex;	/* device for bpf_fib_lookup(); 0: ingress */
 };
 
 #endif /* _MAQUIS_COMMON_H */

@@ -11,7 +11,7 @@
  *   cid 0 (link control)                                  PASS   pass_ctl
  *   cid without entry                                     PASS   unknown_cid
  *   forward, counter replayed                             DROP   replay
- *   no usable route or neighbour yet                      PASS   no_route
+ *   FIB lookup fails (no route, no neighbour yet, ...)    PASS   no_route
  *   forward, tag fails data key, opens with control key   PASS   pass_ctl
  *   forward, tag fails                                    DROP   bad_tag
  *   key slot not installed or at its limit                DROP   key_limit
@@ -105,13 +105,14 @@ static __always_inline void maq_replay_mark(struct maq_hop *h, __u64 ctr)
 	h->replay_next = ctr + 1;
 }
 
-/* ---- output --------------------------------------------------------------- */
+/* ---- output ------------------------------------------------------------- */
 
 /*
  * Replace the outer headers of the frame with a datagram from us to the
  * next hop and put the outgoing cell (scratch buf[@out ..)) behind them.
  */
-static __always_inline int maq_emit(struct xdp_md *ctx, const struct maq_pkt *pk,
+static __always_inline int maq_emit(struct xdp_md *ctx,
+				    const struct maq_pkt *pk,
 				    const struct maq_hop *hop, __be16 sport,
 				    const struct bpf_fib_lookup *fib,
 				    struct maq_scratch *s, __u32 out)
@@ -216,10 +217,12 @@ static __always_inline void maq_hop_done(struct maq_hop *hop, __u32 flen)
 	hop->last_ns = bpf_ktime_get_coarse_ns();
 }
 
-/* ---- directions ----------------------------------------------------------- */
+/* ---- directions --------------------------------------------------------- */
 
-static __always_inline int maq_fwd(struct xdp_md *ctx, const struct maq_pkt *pk,
-				   struct maq_hop *hop, __be16 port, __u64 seq)
+static __always_inline int maq_fwd(struct xdp_md *ctx,
+				   const struct maq_pkt *pk,
+				   const struct maq_xdp_config *cfg,
+				   struct maq_hop *hop, __u64 seq)
 {
 	__u64 ctr = seq & MAQ_SEQ_CTR_MASK;
 	__u32 slot = seq >> 63;
@@ -244,7 +247,7 @@ static __always_inline int maq_fwd(struct xdp_md *ctx, const struct maq_pkt *pk,
 	if (!s)
 		goto error;
 	fib = &s->fib;
-	if (maq_route(ctx, &hop->next, port, fib)) {
+	if (maq_route(ctx, cfg, &hop->next, fib)) {
 		maq_stat(MAQ_STAT_NO_ROUTE);
 		return XDP_PASS;
 	}
@@ -301,7 +304,7 @@ static __always_inline int maq_fwd(struct xdp_md *ctx, const struct maq_pkt *pk,
 
 	maq_put_hdr(s, MAQ_FWD_OUT_OFF, hop->cid_out,
 		    maq_seq_next(seq, hop->delta));
-	if (maq_emit(ctx, pk, hop, port, fib, s, MAQ_FWD_OUT_OFF))
+	if (maq_emit(ctx, pk, hop, cfg->port, fib, s, MAQ_FWD_OUT_OFF))
 		goto error;
 	maq_hop_done(hop, pk->flen);
 	return maq_xmit(ctx, fib->ifindex, &maq_tx_ports);
@@ -311,8 +314,10 @@ error:
 	return XDP_ABORTED;
 }
 
-static __always_inline int maq_back(struct xdp_md *ctx, const struct maq_pkt *pk,
-				    struct maq_hop *hop, __be16 port, __u64 seq)
+static __always_inline int maq_back(struct xdp_md *ctx,
+				    const struct maq_pkt *pk,
+				    const struct maq_xdp_config *cfg,
+				    struct maq_hop *hop, __u64 seq)
 {
 	__u64 seq_out = maq_seq_next(seq, hop->delta);
 	__u32 slot = seq >> 63;
@@ -328,7 +333,7 @@ static __always_inline int maq_back(struct xdp_md *ctx, const struct maq_pkt *pk
 	if (!s)
 		goto error;
 	fib = &s->fib;
-	if (maq_route(ctx, &hop->next, port, fib)) {
+	if (maq_route(ctx, cfg, &hop->next, fib)) {
 		maq_stat(MAQ_STAT_NO_ROUTE);
 		return XDP_PASS;
 	}
@@ -347,7 +352,7 @@ static __always_inline int maq_back(struct xdp_md *ctx, const struct maq_pkt *pk
 	}
 	maq_chacha_wipe(s);
 	maq_put_hdr(s, MAQ_BACK_OUT_OFF, hop->cid_out, seq_out);
-	if (maq_emit(ctx, pk, hop, port, fib, s, MAQ_BACK_OUT_OFF))
+	if (maq_emit(ctx, pk, hop, cfg->port, fib, s, MAQ_BACK_OUT_OFF))
 		goto error;
 	maq_hop_done(hop, pk->flen);
 	return maq_xmit(ctx, fib->ifindex, &maq_tx_ports);
@@ -401,9 +406,9 @@ int maq_relay(struct xdp_md *ctx)
 
 	seq = bpf_be64_to_cpu(ch.seq);
 	if (hop->dir == MAQUIS_DIR_FWD)
-		return maq_fwd(ctx, &pk, hop, cfg->port, seq);
+		return maq_fwd(ctx, &pk, cfg, hop, seq);
 	if (hop->dir == MAQUIS_DIR_BACK)
-		return maq_back(ctx, &pk, hop, cfg->port, seq);
+		return maq_back(ctx, &pk, cfg, hop, seq);
 pass:
 	maq_stat(MAQ_STAT_PASS);
 	return XDP_PASS;

@@ -6,9 +6,9 @@
  * patched incrementally.  What this costs per cell is the floor under the
  * relay; the difference is the price of the layer transform.
  *
- * Same maps and configuration as the relay (maquis_common.h); only
- * maq_hop.dir, cid_out and next are used.  A family change between links
- * needs the relay's header rebuild, so such cells are passed here.
+ * Same maps and configuration as the relay (maquis_common.h); of a hop only
+ * cid_out and next are used, both directions alike.  A family change between
+ * links needs the relay's header rebuild, so such cells are passed here.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -74,7 +74,7 @@ int maq_xdp_fwd(struct xdp_md *ctx)
 		goto pass;
 	maq_stat(MAQ_STAT_CELLS_IN);
 	maq_stat_add(MAQ_STAT_BYTES_IN, pk.flen);
-	if (maq_route(ctx, &hop->next, cfg->port, &fib)) {
+	if (maq_route(ctx, cfg, &hop->next, &fib)) {
 		maq_stat(MAQ_STAT_NO_ROUTE);
 		return XDP_PASS;
 	}

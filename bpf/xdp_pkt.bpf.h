@@ -151,20 +151,22 @@ static __always_inline int maq_parse(struct xdp_md *ctx, __be16 port,
 }
 
 /*
- * Route to @to: egress ifindex, MACs and our source address for it.  Only
- * success counts; everything else (no route, no neighbour entry yet,
- * blackhole, needs fragmentation) is left to the stack, which resolves
- * neighbours and reports errors, so the next cells find a complete entry.
+ * Route to @to: egress ifindex, MACs and our source address for it (struct
+ * maq_xdp_config says which device asks).  Only success counts; everything
+ * else (no route, no neighbour entry yet, blackhole, needs fragmentation,
+ * forwarding off) is left to the stack, which resolves neighbours and
+ * reports errors, so the next cells find a complete entry.
  */
 static __always_inline int maq_route(struct xdp_md *ctx,
+				     const struct maq_xdp_config *cfg,
 				     const struct maq_underlay *to,
-				     __be16 sport, struct bpf_fib_lookup *fib)
+				     struct bpf_fib_lookup *fib)
 {
 	__builtin_memset(fib, 0, sizeof(*fib));
 	fib->l4_protocol = MAQ_IPPROTO_UDP;
-	fib->sport = sport;
+	fib->sport = cfg->port;
 	fib->dport = to->port;
-	fib->ifindex = ctx->ingress_ifindex;
+	fib->ifindex = cfg->fib_ifindex ?: ctx->ingress_ifindex;
 	if (to->family == MAQ_AF_INET) {
 		fib->family = MAQ_AF_INET;
 		fib->tot_len = sizeof(struct maq_ip4) + sizeof(struct maq_udp) +

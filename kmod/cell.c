@@ -287,17 +287,19 @@ static void maq_rx_fwd(struct maq_device *md, struct maq_circuit *c,
 	u64 seq = get_unaligned_be64(cell + MAQ_CID_LEN);
 	u64 ctr = seq & MAQ_SEQ_CTR_MASK;
 	int slot = maq_seq_slot(seq);
-	u8 key[MAQ_KEY_LEN];
+	u8 key[MAQ_KEY_LEN], ctl_key[MAQ_KEY_LEN];
 	bool ok, usable;
 	struct maq_note n;
 	u32 cid_out;
 	u64 delta;
+	int why;
 
 	maq_note_init(&n);
 	spin_lock_bh(&d->lock);
 	ok = maq_replay_check(&d->replay, ctr);
 	usable = maq_key_usable(c, 0, fwd, slot);
 	memcpy(key, h->key[fwd][slot], MAQ_KEY_LEN);
+	memcpy(ctl_key, h->ctl_key[fwd], MAQ_KEY_LEN);
 	delta = h->seq[fwd];
 	cid_out = c->cid_out[fwd];
 	spin_unlock_bh(&d->lock);
@@ -323,9 +325,11 @@ static void maq_rx_fwd(struct maq_device *md, struct maq_circuit *c,
 
 	if (!out) {
 		/* Not data: control addressed to this hop, or tampered. */
-		if (!maq_layer_open(cell + MAQ_HDR_LEN,
-				    cell + MAQ_HDR_LEN + MAQ_BODY_LEN,
-				    h->ctl_key[fwd], ctr, NULL)) {
+		ok = !maq_layer_open(cell + MAQ_HDR_LEN,
+				     cell + MAQ_HDR_LEN + MAQ_BODY_LEN, ctl_key,
+				     ctr, NULL);
+		memzero_explicit(ctl_key, sizeof(ctl_key));
+		if (ok) {
 			maq_cell_ctl_here(md, c, d, skb, ctr);
 			return;
 		}
@@ -334,10 +338,14 @@ static void maq_rx_fwd(struct maq_device *md, struct maq_circuit *c,
 		goto drop;
 	}
 
+	memzero_explicit(ctl_key, sizeof(ctl_key));
+	why = -1;
 	spin_lock_bh(&d->lock);
-	ok = maq_replay_update(&d->replay, ctr);
-	if (ok) {
-		ok = maq_key_use(c, 0, fwd, slot, &n);
+	if (!maq_replay_update(&d->replay, ctr)) {
+		why = MAQUIS_DROP_REPLAY;
+	} else if (!maq_key_use(c, 0, fwd, slot, &n)) {
+		why = MAQUIS_DROP_KEY_LIMIT;
+	} else {
 		maq_phase_seen(d, slot, &n);
 		d->stats.cells_in++;
 		d->stats.bytes_in += MAQ_CELL_SIZE;
@@ -348,8 +356,8 @@ static void maq_rx_fwd(struct maq_device *md, struct maq_circuit *c,
 	}
 	spin_unlock_bh(&d->lock);
 	maq_note_send(md, c, &n);
-	if (!ok) {
-		maq_dir_drop(md, c, d, MAQUIS_DROP_REPLAY);
+	if (why >= 0) {
+		maq_dir_drop(md, c, d, why);
 		goto drop;
 	}
 
@@ -362,6 +370,8 @@ static void maq_rx_fwd(struct maq_device *md, struct maq_circuit *c,
 	return;
 
 drop:
+	memzero_explicit(key, sizeof(key));
+	memzero_explicit(ctl_key, sizeof(ctl_key));
 	kfree_skb(skb);
 }
 
@@ -662,15 +672,18 @@ static void maq_origin_rotate(struct maq_circuit *c, struct maq_dir *d,
 			      struct maq_note *n)
 {
 	int next = !d->phase, j;
+	u8 want = MAQ_FRESH(MAQUIS_DIR_FWD, next) |
+		  MAQ_FRESH(MAQUIS_DIR_BACK, next);
 
 	if (c->hops[0].used[MAQUIS_DIR_FWD][d->phase] < MAQ_EPOCH_CELLS &&
 	    time_before(jiffies, c->epoch_start + MAQ_EPOCH_SECS * HZ))
 		return;
+	/* Both directions of every hop hold new keys for the next phase. */
 	for (j = 0; j < c->n_hops; j++)
-		if (!(c->hops[j].fresh & BIT(next)))
+		if ((c->hops[j].fresh & want) != want)
 			return;
 	for (j = 0; j < c->n_hops; j++)
-		c->hops[j].fresh &= ~BIT(next);
+		c->hops[j].fresh &= ~want;
 	d->phase = next;
 	c->epoch_start = jiffies;
 	if (n->event < 0) {

@@ -259,6 +259,7 @@ void maq_circuit_stats_reset(struct maq_circuit *c)
 	}
 }
 
+/* Install a key into @slot, or the control key of @dir when @slot < 0. */
 void maq_circuit_key_set(struct maq_circuit *c, int hop, int dir, int slot,
 			 const u8 key[MAQ_KEY_LEN])
 {
@@ -266,11 +267,20 @@ void maq_circuit_key_set(struct maq_circuit *c, int hop, int dir, int slot,
 	struct maq_dir *d = &c->in[dir];
 
 	spin_lock_bh(&d->lock);
+	if (slot < 0) {
+		memcpy(h->ctl_key[dir], key, MAQ_KEY_LEN);
+		goto out_unlock;
+	}
 	memcpy(h->key[dir][slot], key, MAQ_KEY_LEN);
 	h->used[dir][slot] = 0;
 	h->valid[dir] |= BIT(slot);
-	if (dir == MAQUIS_DIR_FWD)
-		h->fresh |= BIT(slot);
+	spin_unlock_bh(&d->lock);
+	/* What the origin may rotate to is read under the forward lock. */
+	spin_lock_bh(&c->in[MAQUIS_DIR_FWD].lock);
+	h->fresh |= MAQ_FRESH(dir, slot);
+	spin_unlock_bh(&c->in[MAQUIS_DIR_FWD].lock);
+	return;
+out_unlock:
 	spin_unlock_bh(&d->lock);
 }
 

@@ -11,15 +11,17 @@
 #include "device.h"
 
 /* Data counters and bases stay below this; control counters are above. */
-#define MAQ_DATA_CTR_LIMIT	(1ULL << 61)
+#define MAQ_DATA_CTR_LIMIT	BIT_ULL(61)
 /* Backward control cells from a hop carry a random counter in [2^62, 2^63). */
-#define MAQ_CTL_CTR_MIN		(1ULL << 62)
+#define MAQ_CTL_CTR_MIN		BIT_ULL(62)
 /* A key slot may seal or open at most 2^40 cells; warn at 2^39. */
-#define MAQ_KEY_SOFT_LIMIT	(1ULL << 39)
-#define MAQ_KEY_HARD_LIMIT	(1ULL << 40)
+#define MAQ_KEY_SOFT_LIMIT	BIT_ULL(39)
+#define MAQ_KEY_HARD_LIMIT	BIT_ULL(40)
 /* The origin flips the phase after this many cells or seconds an epoch. */
-#define MAQ_EPOCH_CELLS		(1ULL << 20)
+#define MAQ_EPOCH_CELLS		BIT_ULL(20)
+#ifndef MAQ_EPOCH_SECS
 #define MAQ_EPOCH_SECS		120
+#endif
 #define MAQ_DEFAULT_LIFETIME	600
 #define MAQ_MAX_ROUTES		64
 
@@ -45,7 +47,7 @@ struct maq_dir {
 	u8 dir;				/* index in maq_circuit.in[] */
 	u8 phase;			/* last phase opened (rx) or sealed (tx) */
 	u8 hashed;
-	spinlock_t lock;
+	spinlock_t lock;		/* this direction: all below, keys */
 	u64 ctr;			/* tx: the next cell counter */
 	struct maq_replay replay;
 	unsigned long tamper_ts;
@@ -56,13 +58,15 @@ struct maq_dir {
 };
 
 /* Keys of one hop: [direction][slot], slot = phase bit. */
+#define MAQ_FRESH(dir, slot)	BIT(2 * (dir) + (slot))
+
 struct maq_hop {
 	u8 key[2][2][MAQ_KEY_LEN];
 	u8 ctl_key[2][MAQ_KEY_LEN];
 	u64 seq[2];			/* base (origin, terminus) or delta */
 	u64 used[2][2];			/* cells each slot sealed or opened */
 	u8 valid[2];			/* per direction: slots holding a key */
-	u8 fresh;			/* origin: fwd slots not yet used */
+	u8 fresh;			/* origin: MAQ_FRESH() slots not yet used */
 };
 
 struct maq_route {

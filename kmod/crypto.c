@@ -14,13 +14,13 @@
 void maq_chacha20(u8 *dst, const u8 *src, size_t len,
 		  const u8 key[MAQ_KEY_LEN], u64 nonce, u32 counter)
 {
-	u32 state[CHACHA_STATE_WORDS], k[CHACHA_KEY_WORDS];
+	u32 state[CHACHA_STATE_WORDS], k[(CHACHA_KEY_SIZE / 4)];
 	u8 iv[CHACHA_IV_SIZE];
 	int i;
 
 	if (!len)
 		return;
-	for (i = 0; i < CHACHA_KEY_WORDS; i++)
+	for (i = 0; i < (CHACHA_KEY_SIZE / 4); i++)
 		k[i] = get_unaligned_le32(key + 4 * i);
 	/* IV: le32 block counter || 4 zero bytes || le64 nonce */
 	put_unaligned_le32(counter, iv);

@@ -14,7 +14,7 @@
 #include <linux/maquis.h>
 
 #define MAQ_N_DROPS		(MAQUIS_DROP_KEY_LIMIT + 1)
-#define MAQ_DEFAULT_MAX_CIRCUITS	(1U << 20)
+#define MAQ_DEFAULT_MAX_CIRCUITS	BIT(20)
 
 /* An underlay endpoint; family 0 means unset (any). */
 struct maq_addr {
@@ -90,6 +90,9 @@ void maq_device_uninit(void);
 struct maq_device *maq_device_get(struct net *net, int ifindex,
 				  netdevice_tracker *tracker);
 void maq_device_put(struct maq_device *md, netdevice_tracker *tracker);
+/* The first device from *@ifindex on, for dumps; a reference is held. */
+struct maq_device *maq_device_next(struct net *net, unsigned long *ifindex,
+				   netdevice_tracker *tracker);
 
 void maq_device_stats_fold(struct maq_device *md, struct maq_stats *st);
 void maq_device_stats_reset(struct maq_device *md);

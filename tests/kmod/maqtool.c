@@ -11,7 +11,9 @@
  * prints key=value lines on stdout and exits 0, or prints an error (with the
  * kernel's extended ack) on stderr and exits 1.  See usage() for commands.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
