@@ -1,0 +1,560 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# maquis end to end, in the spirit of WireGuard's netns.sh: five network
+# namespaces in a line, a circuit through the three in the middle, real
+# traffic through it, counters, drops, unloading under load, and a
+# load/use/unload loop watched for slab growth.  Prints KTAP.
+#
+#   origin               r1              r2              r3             term
+#  +------------+     +--------+      +--------+      +--------+     +------------+
+#  | maq0       |     | maq0   |      | maq0   |      | maq0   |     | maq0       |
+#  | 172.31.0.1 |     | relay  |      | relay  |      | relay  |     | 172.31.0.2 |
+#  | fd31::1    |     |        |      |        |      |        |     | fd31::2    |
+#  |     veth-r +-----+ veth-l |      |        |      |        |     |            |
+#  |            |  1  | veth-r +------+ veth-l |      |        |     |            |
+#  |            |     |        |  2   | veth-r +------+ veth-l |     |            |
+#  |            |     |        |      |        |  3   | veth-r +-----+ veth-l     |
+#  |     veth-x +--------------------------- 9 ----------------------+ veth-x     |
+#  +------------+     +--------+      +--------+      +--------+  4  +------------+
+#
+#  link L (1..4): 10.0.L.1/24 (west end) -- 10.0.L.2/24 (east end)
+#                 fd00:L::1/64            -- fd00:L::2/64
+#  link 9 (origin -- term, for the load/unload loop): 10.0.9.1 -- 10.0.9.2
+#
+# The circuit is installed by maqtool (keys, bases, cids generated, each
+# host's part installed over netlink in its namespace: no daemon yet), once
+# over the IPv4 underlay and once over the IPv6 underlay.  maq0 routes
+# 172.31.0.2/32 and fd31::2/128 into it at the origin, and the terminus
+# sends the replies back along it.
+#
+# Needs root, maquis.ko loaded (or MAQ_KO naming it), veth, iperf3, ping,
+# tc (clsact, matchall, gact).  MAQ_LEAK_ITERS sets the loop count (50).
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+maqtool=$here/maqtool
+KO=${MAQ_KO:-$top/kmod/maquis.ko}
+ITERS=${MAQ_LEAK_ITERS:-50}
+HOSTS=(origin r1 r2 r3 term)
+RELAYS=(r1 r2 r3)
+tmp=$(mktemp -d /tmp/maq-netns.XXXXXX)
+
+ksft=$("$top/kmod/fetch-kernel.sh" source 2>/dev/null)/tools/testing/selftests
+if [[ -r $ksft/kselftest/ktap_helpers.sh ]]; then
+	# shellcheck source=/dev/null
+	. "$ksft/kselftest/ktap_helpers.sh"
+else
+	KTAP_TESTNO=1 KTAP_CNT_PASS=0 KTAP_CNT_FAIL=0 KTAP_CNT_SKIP=0
+	ktap_print_header() { echo "TAP version 13"; }
+	ktap_print_msg() { echo "#" "$@"; }
+	ktap_set_plan() { KSFT_NUM_TESTS=$1; echo "1..$1"; }
+	ktap_test_pass() { echo "ok $KTAP_TESTNO $1"; KTAP_TESTNO=$((KTAP_TESTNO + 1)); KTAP_CNT_PASS=$((KTAP_CNT_PASS + 1)); }
+	ktap_test_fail() { echo "not ok $KTAP_TESTNO $1"; KTAP_TESTNO=$((KTAP_TESTNO + 1)); KTAP_CNT_FAIL=$((KTAP_CNT_FAIL + 1)); }
+	ktap_test_skip() { echo "ok $KTAP_TESTNO $1 # SKIP"; KTAP_TESTNO=$((KTAP_TESTNO + 1)); KTAP_CNT_SKIP=$((KTAP_CNT_SKIP + 1)); }
+	ktap_finished() {
+		echo "# Totals: pass:$KTAP_CNT_PASS fail:$KTAP_CNT_FAIL xfail:0 xpass:0 skip:$KTAP_CNT_SKIP error:0"
+		((KTAP_CNT_PASS + KTAP_CNT_SKIP == KSFT_NUM_TESTS)) && exit 0
+		exit 1
+	}
+fi
+
+log() { echo "# $*"; }
+n() { local h=$1; shift; ip netns exec "mq-$h" "$@"; }
+mt() { local h=$1; shift; "$maqtool" -n "mq-$h" "$@"; }
+
+cleanup() {
+	local h
+
+	set +e
+	jobs -p | while read -r p; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	for h in "${HOSTS[@]}"; do
+		ip netns pids "mq-$h" 2>/dev/null | while read -r p; do kill "$p"; done
+		ip netns del "mq-$h" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# run NAME FUNCTION: one KTAP test.  FUNCTION runs in a subshell with
+# errexit, so every failing [[ ]] fails the test at the line that says why.
+run() {
+	local name=$1 rc
+
+	shift
+	(
+		set -eE
+		trap 'echo "# FAILED at line $LINENO: $BASH_COMMAND"' ERR
+		"$@"
+	)
+	rc=$?
+	if ((rc == 4)); then
+		ktap_test_skip "$name"
+	elif ((rc == 0)); then
+		ktap_test_pass "$name"
+	else
+		ktap_test_fail "$name"
+	fi
+	return "$rc"
+}
+
+ensure_module() {
+	local d
+
+	[[ -d /sys/module/maquis ]] && return 0
+	for d in $(modinfo -F depends "$KO" | tr , ' '); do modprobe "$d"; done
+	insmod "$KO"
+}
+
+port_of() {	# port_of HOST: the UDP port of its maq0
+	local k v
+
+	while IFS='=' read -r k v; do
+		[[ $k == port ]] && { echo "$v"; return 0; }
+	done < <(mt "$1" dev maq0)
+	return 1
+}
+
+declare -A C D
+# read_stats ID: C[host.counter] = that host's counters of circuit ID,
+# D[host.counter] = its device counters.
+read_stats() {
+	local id=$1 h k v
+
+	C=() D=()
+	for h in "${HOSTS[@]}"; do
+		while IFS='=' read -r k v; do C[$h.$k]=$v; done \
+			< <(mt "$h" stats maq0 "$id")
+		while IFS='=' read -r k v; do D[$h.$k]=$v; done \
+			< <(mt "$h" stats maq0)
+	done
+}
+
+show_stats() {
+	local h
+
+	log "$(printf '%-8s %9s %9s %8s %8s %8s %8s %8s' host cells-in cells-out bad-tag replay unkn-cid malform no-route)"
+	for h in "${HOSTS[@]}"; do
+		log "$(printf '%-8s %9s %9s %8s %8s %8s %8s %8s' "$h" \
+			"${C[$h.cells-in]:-?}" "${C[$h.cells-out]:-?}" \
+			"${C[$h.drop-bad-tag]:-?}" "${C[$h.drop-replay]:-?}" \
+			"${D[$h.drop-unknown-cid]:-?}" "${D[$h.drop-malformed]:-?}" \
+			"${C[$h.drop-no-route]:-?}")"
+	done
+}
+
+# --- topology -------------------------------------------------------------
+
+t_topology() {
+	local i h batch
+
+	modprobe veth
+	ensure_module
+	for h in "${HOSTS[@]}"; do
+		ip netns add "mq-$h"
+	done
+	for i in 1 2 3 4; do
+		ip link add veth-r netns "mq-${HOSTS[i - 1]}" type veth \
+			peer name veth-l netns "mq-${HOSTS[i]}"
+	done
+	ip link add veth-x netns mq-origin type veth peer name veth-x netns mq-term
+	for i in 0 1 2 3 4; do
+		h=${HOSTS[i]}
+		batch="link set lo up
+link add maq0 type maquis
+link set maq0 up"
+		if ((i < 4)); then
+			batch+="
+addr add 10.0.$((i + 1)).1/24 dev veth-r
+addr add fd00:$((i + 1))::1/64 dev veth-r nodad
+link set veth-r up"
+		fi
+		if ((i > 0)); then
+			batch+="
+addr add 10.0.$i.2/24 dev veth-l
+addr add fd00:$i::2/64 dev veth-l nodad
+link set veth-l up"
+		fi
+		case $h in
+		origin)
+			batch+="
+addr add 10.0.9.1/24 dev veth-x
+link set veth-x up
+addr add 172.31.0.1/32 dev maq0
+addr add fd31::1/128 dev maq0 nodad
+route add 172.31.0.2/32 dev maq0
+route add fd31::2/128 dev maq0" ;;
+		term)
+			batch+="
+addr add 10.0.9.2/24 dev veth-x
+link set veth-x up
+addr add 172.31.0.2/32 dev maq0
+addr add fd31::2/128 dev maq0 nodad
+route add 172.31.0.1/32 dev maq0
+route add fd31::1/128 dev maq0" ;;
+		esac
+		ip -n "mq-$h" -batch - <<<"$batch"
+	done
+	for h in "${HOSTS[@]}"; do
+		[[ $(port_of "$h") -gt 0 ]]
+	done
+	PORT=$(port_of r2)
+	echo "$PORT" >"$tmp/port"
+	log "maquis port $PORT"
+}
+
+# install ID FAMILY: the circuit origin -> r1 -> r2 -> r3 -> term
+install() {
+	local id=$1 fam=$2 a=() i
+
+	for i in 1 2 3 4; do
+		if [[ $fam == 4 ]]; then
+			a+=("10.0.$i.1" "10.0.$i.2")
+		else
+			a+=("fd00:$i::1" "fd00:$i::2")
+		fi
+	done
+	"$maqtool" install --id "$id" --lifetime 3600 \
+		--origin "mq-origin,maq0,${a[0]}" \
+		--relay "mq-r1,maq0,${a[1]},${a[2]}" \
+		--relay "mq-r2,maq0,${a[3]},${a[4]}" \
+		--relay "mq-r3,maq0,${a[5]},${a[6]}" \
+		--terminus "mq-term,maq0,${a[7]}" \
+		--route 172.31.0.2/32 --route fd31::2/128 \
+		--back-route 172.31.0.1/32 --back-route fd31::1/128 \
+		>"$tmp/circuit.$id"
+	while read -r line; do log "$line"; done <"$tmp/circuit.$id"
+	[[ $(grep -c cid= "$tmp/circuit.$id") == 8 ]]
+}
+
+t_install_v4() { install 1 4; }
+t_install_v6() {
+	local h
+
+	for h in "${HOSTS[@]}"; do
+		mt "$h" del maq0 1
+	done
+	install 2 6
+}
+
+t_ping4() { n origin ping -c 3 -i 0.3 -W 3 172.31.0.2; }
+t_ping6() { n origin ping -6 -c 3 -i 0.3 -W 3 fd31::2; }
+
+# Every cell the origin sent reached the terminus and back, through every
+# relay, none dropped anywhere.
+t_counters() {
+	local id=$1 h try ok=0 o_out t_out c
+
+	for h in "${HOSTS[@]}"; do
+		mt "$h" reset maq0 "$id"
+	done
+	n origin ping -c 10 -i 0.2 -W 3 -q 172.31.0.2
+	for ((try = 0; try < 10; try++)); do
+		read_stats "$id"
+		o_out=${C[origin.cells-out]} t_out=${C[term.cells-out]}
+		ok=1
+		[[ ${C[term.cells-in]} == "$o_out" ]] || ok=0
+		[[ ${C[origin.cells-in]} == "$t_out" ]] || ok=0
+		for h in "${RELAYS[@]}"; do
+			[[ ${C[$h.cells-in]} == "${C[$h.cells-out]}" ]] || ok=0
+			[[ ${C[$h.cells-in]} == $((o_out + t_out)) ]] || ok=0
+		done
+		((ok)) && break
+		sleep 0.5
+	done
+	show_stats
+	((ok))
+	((o_out >= 10 && t_out >= 10))
+	for h in "${HOSTS[@]}"; do
+		for c in unknown-cid bad-tag replay malformed no-route key-limit; do
+			[[ ${C[$h.drop-$c]} == 0 ]]
+		done
+	done
+}
+
+# iperf DST [ARGS]: a short iperf3 run from origin to term
+iperf() {
+	local dst=$1 try rc out
+
+	shift
+	for ((try = 0; try < 3; try++)); do
+		n term timeout 40 iperf3 -s -1 -B "$dst" -p 5201 >"$tmp/iperf-s" 2>&1 &
+		sleep 1
+		out=$(n origin timeout 40 iperf3 -c "$dst" -p 5201 -t 3 \
+			--connect-timeout 5000 "$@" 2>&1)
+		rc=$?
+		wait
+		((rc == 0)) && break
+		log "iperf3 attempt $try: $out"
+	done
+	while read -r line; do log "$line"; done <<<"$out"
+	((rc == 0))
+	IPERF_OUT=$out
+}
+
+t_iperf_tcp() {
+	iperf 172.31.0.2
+	grep -Eq 'receiver$' <<<"$IPERF_OUT"
+	! grep -Eq ' 0.00 bits/sec +receiver' <<<"$IPERF_OUT"
+}
+
+t_iperf_tcp6() {
+	iperf fd31::2
+	grep -Eq 'receiver$' <<<"$IPERF_OUT"
+}
+
+t_iperf_udp() {
+	local lost total
+
+	iperf 172.31.0.2 -u -b 4M -l 1200
+	read -r lost total < <(grep -E 'receiver$' <<<"$IPERF_OUT" |
+		sed -nE 's|.* ([0-9]+)/([0-9]+) .*|\1 \2|p')
+	log "udp: lost $lost of $total"
+	[[ -n $total ]]
+	((total > 0 && lost * 2 < total))
+}
+
+# --- drops ----------------------------------------------------------------
+
+# r2 drops what arrives on veth-l (tc), while a capture there records the
+# forward cells r1 sends it.  Once the filter is gone, those cells are new
+# to r2 and can be injected, intact or damaged, from r1's side of the link.
+t_capture() {
+	local ready=$tmp/ready
+
+	n r2 tc qdisc add dev veth-l clsact
+	n r2 tc filter add dev veth-l ingress matchall action drop
+	rm -f "$ready"
+	mt r2 capture --dev veth-l --port "$PORT" --dir in --count 2 \
+		--timeout 20000 --ready "$ready" --out "$tmp/cells" &
+	for ((i = 0; i < 100; i++)); do
+		[[ -e $ready ]] && break
+		sleep 0.1
+	done
+	[[ -e $ready ]]
+	n origin ping -c 2 -i 0.3 -W 1 -q 172.31.0.2 || true
+	wait $!
+	n r2 tc qdisc del dev veth-l clsact
+	[[ -s $tmp/cells ]]
+}
+
+# inject_expect WHAT N INJECT-ARGS...: inject from r1 and want r2's WHAT
+# drop counter (circuit or device) up by exactly N, nothing forwarded.
+inject_expect() {
+	local what=$1 want=$2 c0 d0 out0 r3in0 dc dd
+
+	shift 2
+	read_stats 1
+	c0=${C[r2.drop-$what]} d0=${D[r2.drop-$what]}
+	out0=${C[r2.cells-out]} r3in0=${C[r3.cells-in]}
+	mt r1 inject --dev veth-r --in "$tmp/cells" "$@" >/dev/null
+	sleep 0.5
+	read_stats 1
+	dc=$((C[r2.drop-$what] - c0)) dd=$((D[r2.drop-$what] - d0))
+	log "$what: circuit +$dc, device +$dd (want +$want); r2 cells-out $out0 -> ${C[r2.cells-out]}"
+	[[ $dc == "$want" || $dd == "$want" ]]
+	[[ ${C[r2.cells-out]} == "$out0" && ${C[r3.cells-in]} == "$r3in0" ]]
+}
+
+t_bad_tag_body() { inject_expect bad-tag 1 --index 0 --flip 512.3; }
+
+t_intact_accepted() {
+	local in0 out0 r3in0
+
+	read_stats 1
+	in0=${C[r2.cells-in]} out0=${C[r2.cells-out]} r3in0=${C[r3.cells-in]}
+	mt r1 inject --dev veth-r --in "$tmp/cells" --index 0 >/dev/null
+	sleep 0.5
+	read_stats 1
+	log "r2 cells-in $in0 -> ${C[r2.cells-in]}, r3 cells-in $r3in0 -> ${C[r3.cells-in]}"
+	[[ ${C[r2.cells-in]} == $((in0 + 1)) && ${C[r2.cells-out]} == $((out0 + 1)) ]]
+	[[ ${C[r3.cells-in]} == $((r3in0 + 1)) ]]
+}
+
+t_replay() { inject_expect replay 1 --index 0; }
+t_bad_tag_tag() { inject_expect bad-tag 1 --index 1 --flip 1430.0; }
+t_bad_tag_seq() { inject_expect bad-tag 1 --index 1 --seq-add 4096; }
+
+t_unknown_cid() {
+	local d0
+
+	inject_expect unknown-cid 1 --index 1 --set-cid 0x7ffffff1
+	read_stats 1
+	d0=${D[r2.drop-unknown-cid]}
+	mt r1 send "10.0.2.2:$PORT" --cid 0x7ffffff2 --len 1436 >/dev/null
+	sleep 0.5
+	read_stats 1
+	log "unknown-cid (plain datagram): device ${d0} -> ${D[r2.drop-unknown-cid]}"
+	[[ ${D[r2.drop-unknown-cid]} == $((d0 + 1)) ]]
+}
+
+t_malformed() {
+	local d0 len lens=(0 1 12 100 1435 1437 1500 3000)
+
+	read_stats 1
+	d0=${D[r2.drop-malformed]}
+	for len in "${lens[@]}"; do
+		mt r1 send "10.0.2.2:$PORT" --len "$len" --cid 0x01020304 >/dev/null
+	done
+	mt r1 send "10.0.2.2:$PORT" --len 100 --cid 0 >/dev/null
+	inject_expect malformed 1 --index 1 --truncate 1000
+	read_stats 1
+	log "malformed: device $d0 -> ${D[r2.drop-malformed]} (want +$((${#lens[@]} + 2)))"
+	[[ ${D[r2.drop-malformed]} == $((d0 + ${#lens[@]} + 2)) ]]
+}
+
+t_still_works() {
+	t_ping4
+	t_ping6
+}
+
+# --- unloading ------------------------------------------------------------
+
+t_rmmod_under_load() {
+	local pf pi rc
+
+	n origin timeout 30 ping -f -w 8 -q 172.31.0.2 >"$tmp/flood" 2>&1 &
+	pf=$!
+	n term timeout 30 iperf3 -s -1 -B 172.31.0.2 -p 5202 >/dev/null 2>&1 &
+	sleep 1
+	n origin timeout 30 iperf3 -c 172.31.0.2 -p 5202 -t 8 -u -b 4M -l 1200 \
+		--connect-timeout 5000 >"$tmp/iperf-load" 2>&1 &
+	pi=$!
+	sleep 3
+	read_stats 2
+	show_stats
+	((C[origin.cells-out] > 0))
+	rmmod maquis
+	rc=$?
+	log "rmmod under load: $rc"
+	wait $pf $pi 2>/dev/null || true
+	wait 2>/dev/null || true
+	[[ ! -d /sys/module/maquis ]]
+	! n origin ip link show maq0 >/dev/null 2>&1
+	! n term ip link show maq0 >/dev/null 2>&1
+	while read -r line; do log "ping: $line"; done < <(tail -3 "$tmp/flood")
+	((rc == 0))
+}
+
+# Objects of every slab cache, after dropping what can be dropped and
+# flushing the per-CPU slabs so that the counts are exact.
+slab_snapshot() {
+	local f name active rest
+
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	for f in /sys/kernel/slab/*/shrink; do
+		echo 1 >"$f" 2>/dev/null
+	done
+	sleep 1
+	echo 3 >/proc/sys/vm/drop_caches
+	for f in /sys/kernel/slab/*/shrink; do
+		echo 1 >"$f" 2>/dev/null
+	done
+	while read -r name active rest; do
+		[[ $name == slabinfo || $name == '#' ]] && continue
+		echo "$name $active $(awk '{print $2}' <<<"$rest")"
+	done </proc/slabinfo >"$1"
+	awk '/^Slab:/ {print $2}' /proc/meminfo >"$1.total"
+}
+
+use_once() {
+	ensure_module
+	ip -n mq-origin -batch - <<-EOF
+		link add maq0 type maquis
+		link set maq0 up
+		addr add 172.31.0.1/32 dev maq0
+		route add 172.31.0.2/32 dev maq0
+	EOF
+	ip -n mq-term -batch - <<-EOF
+		link add maq0 type maquis
+		link set maq0 up
+		addr add 172.31.0.2/32 dev maq0
+		route add 172.31.0.1/32 dev maq0
+	EOF
+	"$maqtool" install --id 7 --lifetime 600 --origin mq-origin,maq0,10.0.9.1 \
+		--terminus mq-term,maq0,10.0.9.2 --route 172.31.0.2/32 \
+		--back-route 172.31.0.1/32 >/dev/null
+	n origin ping -c 2 -i 0.2 -W 2 -q 172.31.0.2 >/dev/null
+	rmmod maquis
+}
+
+# A leak of one object per iteration in any kmalloc cache (or a cache of
+# ours) fails; so does total slab growth beyond 1 MiB.  Unrelated kernel
+# activity (9p, exec, netns) moves caches by a few objects: hence
+# "per iteration" and "kmalloc" rather than exact totals.
+t_load_loop() {
+	local i fails=0 t0 t1 name a b sz delta bad=0
+
+	[[ -d /sys/module/maquis ]] && rmmod maquis
+	for i in 1 2; do use_once; done	# warm up caches
+	slab_snapshot "$tmp/slab.before"
+	t0=$(<"$tmp/slab.before.total")
+	for ((i = 0; i < ITERS; i++)); do
+		use_once || fails=$((fails + 1))
+	done
+	slab_snapshot "$tmp/slab.after"
+	t1=$(<"$tmp/slab.after.total")
+	log "load/use/unload x$ITERS: $fails failed iterations"
+	log "Slab: before ${t0} kB, after ${t1} kB, delta $((t1 - t0)) kB (tolerance 1024 kB)"
+	log "caches that grew (objects, object size):"
+	while read -r name a sz; do
+		b=$(awk -v n="$name" '$1 == n {print $2}' "$tmp/slab.before")
+		delta=$((a - ${b:-0}))
+		((delta > 0)) || continue
+		echo "$delta $name $sz"
+	done <"$tmp/slab.after" | sort -rn | head -15 >"$tmp/slab.grew"
+	while read -r delta name sz; do
+		log "  $name +$delta x ${sz} B"
+		if [[ $name == kmalloc-* || $name == maq* ]] && ((delta >= ITERS)); then
+			log "  ^ grew by one object per iteration or more: leak?"
+			bad=1
+		fi
+	done <"$tmp/slab.grew"
+	((fails == 0))
+	((bad == 0))
+	((t1 - t0 <= 1024))
+}
+
+ktap_print_header
+ktap_set_plan 24
+if [[ $(id -u) != 0 || ! -x $maqtool ]]; then
+	for ((i = 0; i < 24; i++)); do ktap_test_skip "needs root and maqtool"; done
+	ktap_finished
+fi
+
+if run "topology: 5 namespaces, veth links, maq0 everywhere" t_topology; then
+	PORT=$(<"$tmp/port")
+	run "v4 underlay: install a 3-relay circuit" t_install_v4
+	run "v4 underlay: ping inner IPv4" t_ping4
+	run "v4 underlay: ping inner IPv6" t_ping6
+	run "v4 underlay: cell counters consistent on every hop" t_counters 1
+	run "v4 underlay: iperf3 TCP, inner IPv4" t_iperf_tcp
+	run "v4 underlay: iperf3 UDP, inner IPv4" t_iperf_udp
+	run "v4 underlay: iperf3 TCP, inner IPv6" t_iperf_tcp6
+	if run "drops: capture forward cells between r1 and r2" t_capture; then
+		run "drops: body bit flipped -> bad-tag at r2, not forwarded" t_bad_tag_body
+		run "drops: the intact cell is then accepted and forwarded" t_intact_accepted
+		run "drops: replayed cell -> replay at r2" t_replay
+		run "drops: tag bit flipped -> bad-tag" t_bad_tag_tag
+		run "drops: seq changed -> bad-tag" t_bad_tag_seq
+	else
+		for ((i = 0; i < 5; i++)); do ktap_test_fail "drops: no captured cells"; done
+	fi
+	run "drops: unknown cid -> unknown-cid" t_unknown_cid
+	run "drops: truncated and oversized datagrams -> malformed" t_malformed
+	run "drops: circuit still carries traffic" t_still_works
+	run "v6 underlay: reinstall the circuit over fd00:*" t_install_v6
+	run "v6 underlay: ping inner IPv4" t_ping4
+	run "v6 underlay: ping inner IPv6" t_ping6
+	run "v6 underlay: cell counters consistent on every hop" t_counters 2
+	run "v6 underlay: iperf3 TCP, inner IPv4" t_iperf_tcp
+	run "v6 underlay: iperf3 UDP, inner IPv4" t_iperf_udp
+	run "rmmod under ping flood and iperf3" t_rmmod_under_load
+	run "load/use/unload x$ITERS, slab counts" t_load_loop
+else
+	for ((i = 1; i < 24; i++)); do ktap_test_fail "no topology"; done
+fi
+ktap_finished
