@@ -42,21 +42,28 @@ result() {	# result ok|fail|skip name [reason]
 }
 
 # absorb <suite> <rc> <log>: turn one program's KTAP into our result lines.
+# A runner that nests its programs' output under "# " (tests/kmod/run.sh)
+# announces each with "# NAME: start"; their own result lines count then,
+# and the runner's line for a program only when it adds a failure.
 absorb() {
-	local suite=$1 rc=$2 log=$3 line name seen=0 bad=0
+	local suite=$1 rc=$2 log=$3 line name sub= nested=0 nbad=0 seen=0 bad=0
 	while IFS= read -r line; do
 		line=${line%$'\r'}
-		if [[ $line =~ ^(not\ )?ok\ [0-9]+\ (.*)$ ]]; then
-			name=${BASH_REMATCH[2]}
+		if [[ $line =~ ^#\ ([^ ]+):\ start ]]; then
+			sub=${BASH_REMATCH[1]%.*} nested=0 nbad=0
+			echo "# $line"
+		elif [[ -n $sub && $line =~ ^#\ (not\ )?ok\ [0-9]+\ (.*)$ ]]; then
+			nested=$((nested + 1))
+			[[ -n ${BASH_REMATCH[1]} ]] && nbad=1
+			verdict "$suite/$sub" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
 			seen=$((seen + 1))
-			if [[ -n ${BASH_REMATCH[1]} ]]; then
-				bad=1
-				result fail "$suite: ${name%% # *}"
-			elif [[ $name =~ \#\ *(SKIP|skip)\ *(.*)$ ]]; then
-				result skip "$suite: ${name%% # *}" "${BASH_REMATCH[2]}"
-			else
-				result ok "$suite: $name"
+		elif [[ $line =~ ^(not\ )?ok\ [0-9]+\ (.*)$ ]]; then
+			seen=$((seen + 1))
+			[[ -n ${BASH_REMATCH[1]} ]] && bad=1
+			if ((nested == 0)) || [[ -n ${BASH_REMATCH[1]} && $nbad -eq 0 ]]; then
+				verdict "$suite" "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}"
 			fi
+			sub= nested=0 nbad=0
 		else
 			echo "# $line"
 		fi
@@ -67,6 +74,17 @@ absorb() {
 		result fail "$suite" "exited with status $rc"
 	elif [[ $rc -eq 0 && $seen -eq 0 ]]; then
 		result ok "$suite"
+	fi
+}
+
+verdict() {	# verdict <suite> <"not " or ""> <name and directive>
+	local name=$3
+	if [[ -n $2 ]]; then
+		result fail "$1: ${name%% # *}"
+	elif [[ $name =~ \#\ *(SKIP|skip)\ *(.*)$ ]]; then
+		result skip "$1: ${name%% # *}" "${BASH_REMATCH[2]}"
+	else
+		result ok "$1: $name"
 	fi
 }
 
