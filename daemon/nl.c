@@ -68,9 +68,13 @@ struct maq_nl {
 	maq_nl_rx_hook hook;
 	void *hook_arg;
 
-	/* receive buffer; for events, the unread rest of the last datagram */
-	unsigned char *buf;
-	size_t bufsize;
+	/* receive buffers: replies, and events (with the unread rest of the
+	 * last datagram, which a request in between must not overwrite)
+	 */
+	struct rxbuf {
+		unsigned char *data;
+		size_t size;
+	} buf, evbuf;
 	size_t evlen;
 	size_t evoff;
 };
@@ -130,10 +134,11 @@ int maq_nl_open(struct maq_nl **nlp)
 	clear_err(nl);
 	nl->timeout_ms = 10000;
 	nl->group = -1;
-	nl->bufsize = 32768;
-	nl->buf = malloc(nl->bufsize);
+	nl->buf.size = nl->evbuf.size = 32768;
+	nl->buf.data = malloc(nl->buf.size);
+	nl->evbuf.data = malloc(nl->evbuf.size);
 	nl->sk = nl_socket_alloc();
-	if (!nl->buf || !nl->sk) {
+	if (!nl->buf.data || !nl->evbuf.data || !nl->sk) {
 		err = -ENOMEM;
 		goto fail;
 	}
@@ -170,9 +175,13 @@ void maq_nl_close(struct maq_nl *nl)
 		return;
 	if (nl->sk)
 		nl_socket_free(nl->sk);
-	if (nl->buf) {
-		explicit_bzero(nl->buf, nl->bufsize);
-		free(nl->buf);
+	if (nl->buf.data) {
+		explicit_bzero(nl->buf.data, nl->buf.size);
+		free(nl->buf.data);
+	}
+	if (nl->evbuf.data) {
+		explicit_bzero(nl->evbuf.data, nl->evbuf.size);
+		free(nl->evbuf.data);
 	}
 	free(nl);
 }
@@ -247,8 +256,8 @@ void maq_nl_msg_free(struct nl_msg *msg)
 	nlmsg_free(msg);
 }
 
-/* Receives one datagram into nl->buf.  Returns its length or -errno. */
-static ssize_t rx(struct maq_nl *nl, int flags)
+/* Receives one datagram into @b.  Returns its length or -errno. */
+static ssize_t rx(struct maq_nl *nl, struct rxbuf *b, int flags)
 {
 	int fd = nl_socket_get_fd(nl->sk);
 	ssize_t n;
@@ -260,17 +269,17 @@ static ssize_t rx(struct maq_nl *nl, int flags)
 		if (n < 0)
 			return errno == EAGAIN && !(flags & MSG_DONTWAIT) ?
 				-ETIMEDOUT : -errno;
-		if ((size_t)n > nl->bufsize) {
-			unsigned char *b = malloc(n);
+		if ((size_t)n > b->size) {
+			unsigned char *p = malloc(n);
 
-			if (!b)
+			if (!p)
 				return -ENOMEM;
-			explicit_bzero(nl->buf, nl->bufsize);
-			free(nl->buf);
-			nl->buf = b;
-			nl->bufsize = n;
+			explicit_bzero(b->data, b->size);
+			free(b->data);
+			b->data = p;
+			b->size = n;
 		}
-		n = recv(fd, nl->buf, nl->bufsize, flags);
+		n = recv(fd, b->data, b->size, flags);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -367,10 +376,10 @@ int maq_nl_request(struct maq_nl *nl, struct nl_msg *msg, maq_nl_reply_cb cb,
 		unsigned char *p;
 		int len, err;
 
-		n = rx(nl, 0);
+		n = rx(nl, &nl->buf, 0);
 		if (n < 0)
 			return (int)n;
-		p = nl->buf;
+		p = nl->buf.data;
 		len = (int)n;
 		for (nlh = (struct nlmsghdr *)p; NLMSG_OK(nlh, len);
 		     nlh = NLMSG_NEXT(nlh, len)) {
@@ -403,6 +412,7 @@ int maq_nl_request(struct maq_nl *nl, struct nl_msg *msg, maq_nl_reply_cb cb,
 
 /* --- attribute helpers ------------------------------------------------- */
 
+/* An addr nest; a zero port is left out (a local address may omit it). */
 int maq_nl_put_addr(struct nl_msg *msg, int attr, const union maq_sockaddr *a)
 {
 	struct nlattr *nest;
@@ -414,12 +424,12 @@ int maq_nl_put_addr(struct nl_msg *msg, int attr, const union maq_sockaddr *a)
 	switch (a->sa.sa_family) {
 	case AF_INET:
 		err = nla_put_u32(msg, MAQUIS_A_ADDR_IPV4, a->in4.sin_addr.s_addr);
-		if (!err)
+		if (!err && a->in4.sin_port)
 			err = nla_put_u16(msg, MAQUIS_A_ADDR_PORT, a->in4.sin_port);
 		break;
 	case AF_INET6:
 		err = nla_put(msg, MAQUIS_A_ADDR_IPV6, 16, &a->in6.sin6_addr);
-		if (!err)
+		if (!err && a->in6.sin6_port)
 			err = nla_put_u16(msg, MAQUIS_A_ADDR_PORT, a->in6.sin6_port);
 		break;
 	default:
@@ -1153,7 +1163,7 @@ int maq_nl_event_recv(struct maq_nl *nl, struct maq_event *ev, int timeout_ms)
 
 	for (;;) {
 		while (nl->evoff < nl->evlen) {
-			nlh = (struct nlmsghdr *)(nl->buf + nl->evoff);
+			nlh = (struct nlmsghdr *)(nl->evbuf.data + nl->evoff);
 			len = (int)(nl->evlen - nl->evoff);
 			if (!NLMSG_OK(nlh, len)) {
 				nl->evoff = nl->evlen = 0;
@@ -1182,7 +1192,7 @@ int maq_nl_event_recv(struct maq_nl *nl, struct maq_event *ev, int timeout_ms)
 			return -errno;
 		if (r == 0)
 			return 0;
-		n = rx(nl, MSG_DONTWAIT);
+		n = rx(nl, &nl->evbuf, MSG_DONTWAIT);
 		if (n == -EAGAIN)
 			continue;
 		if (n < 0)

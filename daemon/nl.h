@@ -231,6 +231,7 @@ typedef int (*maq_nl_reply_cb)(const struct nlmsghdr *nlh, void *arg);
 int maq_nl_request(struct maq_nl *nl, struct nl_msg *msg, maq_nl_reply_cb cb,
 		   void *arg);
 
+/* Nests; a zero port is left out of an addr nest. */
 int maq_nl_put_addr(struct nl_msg *msg, int attr, const union maq_sockaddr *a);
 int maq_nl_put_prefix(struct nl_msg *msg, int attr, const struct maq_prefix *p);
 int maq_nl_put_hop(struct nl_msg *msg, const struct maq_hop *hop);

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * maquisd's configuration file: one `key = value` a line; `#` starts a
+ * comment at the start of a line or after white space; blank lines are
+ * ignored.  Keys:
+ *
+ *   listen     = address[:port]  local underlay endpoint (repeatable)
+ *   bootstrap  = address[:port]  a relay to start gossip from (repeatable)
+ *   role       = relay | client
+ *   bandwidth  = kB/s shared as a relay (1..4294967295)
+ *   lifetime   = circuit lifetime in seconds (1..86400)
+ *   hops       = circuit length (1..8)
+ *   family     = 64 hex digits: the operator's family id
+ *   key-dir    = directory of identity.key and onion keys
+ *   log-level  = error | warn | info | debug
+ *
+ * Addresses are "192.0.2.1:7720", "[2001:db8::1]:7720", or without the
+ * port (MAQ_DEFAULT_PORT).  A key given twice in one file is an error;
+ * command-line overrides replace the file's value, and for a repeatable key
+ * the first override replaces the file's list and later ones add to it.
+ *
+ * Errors are -errno with a message in @err: "<file>:<line>: <key>: <what>",
+ * or "command line: <key>: <what>".
+ */
+#ifndef _MAQUIS_DAEMON_CONFIG_H
+#define _MAQUIS_DAEMON_CONFIG_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <maquis/wire.h>
+
+#include "nl.h"
+
+#define MAQ_CONF_MAX_LISTEN	8
+#define MAQ_CONF_MAX_BOOTSTRAP	64
+#define MAQ_CONF_MAX_LINE	4096
+#define MAQ_CONF_FAMILY_LEN	32
+
+enum maq_conf_role {
+	MAQ_CONF_CLIENT,
+	MAQ_CONF_RELAY,
+};
+
+enum maq_log_level {
+	MAQ_LOG_ERROR,
+	MAQ_LOG_WARN,
+	MAQ_LOG_INFO,
+	MAQ_LOG_DEBUG,
+};
+
+struct maq_config {
+	union maq_sockaddr listen[MAQ_CONF_MAX_LISTEN];
+	unsigned int n_listen;
+	union maq_sockaddr bootstrap[MAQ_CONF_MAX_BOOTSTRAP];
+	unsigned int n_bootstrap;
+	enum maq_conf_role role;
+	uint32_t bandwidth;		/* kB/s */
+	uint32_t lifetime;		/* s */
+	unsigned int hops;
+	uint8_t family[MAQ_CONF_FAMILY_LEN];	/* zero: none */
+	char key_dir[PATH_MAX];
+	enum maq_log_level log_level;
+};
+
+#define MAQ_CONF_DEFAULT_KEY_DIR	"/var/lib/maquis"
+#define MAQ_CONF_DEFAULT_BANDWIDTH	1000
+#define MAQ_CONF_DEFAULT_LIFETIME	600
+#define MAQ_CONF_DEFAULT_HOPS		3
+
+/* Defaults: client, no listen or bootstrap, the values above, info. */
+void maq_config_init(struct maq_config *c);
+
+/* Read @path into @c (on top of what @c holds, normally the defaults).
+ * On error @c may be partly updated.
+ */
+int maq_config_load(struct maq_config *c, const char *path, char *err,
+		    size_t errlen);
+
+/* The same from a buffer; @name stands for the file in messages. */
+int maq_config_parse(struct maq_config *c, const char *name,
+		     const char *text, size_t len, char *err, size_t errlen);
+
+/*
+ * Command-line overrides, each "key=value" (white space around '='
+ * allowed), applied in order after the file.
+ */
+int maq_config_override(struct maq_config *c, const char *const *opts,
+			unsigned int n, char *err, size_t errlen);
+
+const char *maq_log_level_name(enum maq_log_level l);
+const char *maq_conf_role_name(enum maq_conf_role r);
+
+#endif /* _MAQUIS_DAEMON_CONFIG_H */
