@@ -152,7 +152,6 @@ static void maq_cell_out(struct maq_device *md, struct maq_circuit *c,
 	if (unlikely(maq_socket_send(md, skb, &c->peer[dir]))) {
 		spin_lock_bh(&d->lock);
 		d->stats.cells_out--;
-		d->stats.bytes_out -= len;
 		spin_unlock_bh(&d->lock);
 		maq_dir_drop(md, c, d, MAQUIS_DROP_NO_ROUTE);
 		return;
@@ -247,10 +246,8 @@ static void maq_cell_ctl_here(struct maq_device *md, struct maq_circuit *c,
 
 	spin_lock_bh(&d->lock);
 	fresh = maq_replay_update(&d->replay, ctr);
-	if (fresh) {
+	if (fresh)
 		d->stats.cells_in++;
-		d->stats.bytes_in += MAQ_CELL_SIZE;
-	}
 	spin_unlock_bh(&d->lock);
 	if (!fresh) {
 		maq_dir_drop(md, c, d, MAQUIS_DROP_REPLAY);
@@ -348,11 +345,8 @@ static void maq_rx_fwd(struct maq_device *md, struct maq_circuit *c,
 	} else {
 		maq_phase_seen(d, slot, &n);
 		d->stats.cells_in++;
-		d->stats.bytes_in += MAQ_CELL_SIZE;
-		if (c->role == MAQUIS_ROLE_RELAY) {
+		if (c->role == MAQUIS_ROLE_RELAY)
 			d->stats.cells_out++;
-			d->stats.bytes_out += MAQ_CELL_SIZE;
-		}
 	}
 	spin_unlock_bh(&d->lock);
 	maq_note_send(md, c, &n);
@@ -401,9 +395,7 @@ static void maq_rx_relay_back(struct maq_device *md, struct maq_circuit *c,
 		delta = h->seq[back];
 		cid_out = c->cid_out[back];
 		d->stats.cells_in++;
-		d->stats.bytes_in += MAQ_CELL_SIZE;
 		d->stats.cells_out++;
-		d->stats.bytes_out += MAQ_CELL_SIZE;
 	}
 	spin_unlock_bh(&d->lock);
 	maq_note_send(md, c, &n);
@@ -475,7 +467,6 @@ static void maq_rx_origin_ctl(struct maq_device *md, struct maq_circuit *c,
 	} else {
 		spin_lock_bh(&d->lock);
 		d->stats.cells_in++;
-		d->stats.bytes_in += MAQ_CELL_SIZE;
 		spin_unlock_bh(&d->lock);
 		if (maq_device_ntf_allow(md)) {
 			maq_nl_ctl(md, c->id, w->buf + MAQ_PAYLOAD_OFF, k - 1);
@@ -546,7 +537,6 @@ static void maq_rx_origin(struct maq_device *md, struct maq_circuit *c,
 			maq_key_use(c, j, back, slot, &n);
 		maq_phase_seen(d, slot, &n);
 		d->stats.cells_in++;
-		d->stats.bytes_in += MAQ_CELL_SIZE;
 	}
 	spin_unlock_bh(&d->lock);
 	memzero_explicit(hk, sizeof(hk));
@@ -734,7 +724,6 @@ static int maq_tx_origin(struct maq_device *md, struct maq_circuit *c,
 			maq_key_use(c, j, fwd, phase, &n);
 		}
 		d->stats.cells_out++;
-		d->stats.bytes_out += MAQ_CELL_SIZE;
 	} else {
 		ok = false;
 	}
@@ -792,10 +781,8 @@ static int maq_tx_back(struct maq_device *md, struct maq_circuit *c,
 	} else {
 		ok = false;
 	}
-	if (ok) {
+	if (ok)
 		d->stats.cells_out++;
-		d->stats.bytes_out += MAQ_CELL_SIZE;
-	}
 	spin_unlock_bh(&d->lock);
 	maq_note_send(md, c, &n);
 	if (!ok) {

@@ -35,8 +35,7 @@ int __init maq_circuit_cache_init(void)
 	maq_circuit_cache = kmem_cache_create("maq_circuit",
 					      struct_size_t(struct maq_circuit,
 							    hops, 1),
-					      0, SLAB_HWCACHE_ALIGN |
-					      SLAB_ACCOUNT, NULL);
+					      0, SLAB_ACCOUNT, NULL);
 	return maq_circuit_cache ? 0 : -ENOMEM;
 }
 
@@ -223,14 +222,15 @@ struct maq_circuit *maq_route_lookup(struct maq_device *md,
 	return NULL;
 }
 
-static void maq_stats_add(struct maq_stats *st, const struct maq_stats *s)
+static void maq_stats_add(struct maq_stats *st,
+			  const struct maq_circ_stats *s)
 {
 	int i;
 
 	st->cells_in += s->cells_in;
 	st->cells_out += s->cells_out;
-	st->bytes_in += s->bytes_in;
-	st->bytes_out += s->bytes_out;
+	st->bytes_in += s->cells_in * MAQ_CELL_SIZE;
+	st->bytes_out += s->cells_out * MAQ_CELL_SIZE;
 	st->ctl_up += s->ctl_up;
 	for (i = 0; i < MAQ_N_DROPS; i++)
 		st->drops[i] += s->drops[i];

@@ -34,6 +34,14 @@ struct maq_replay {
 	unsigned long bits[BITS_TO_LONGS(MAQ_REPLAY_BITS)];
 };
 
+/* Counters of one direction; every cell is MAQ_CELL_SIZE bytes. */
+struct maq_circ_stats {
+	u64 cells_in;
+	u64 cells_out;
+	u64 ctl_up;
+	u64 drops[MAQ_N_DROPS];
+};
+
 /*
  * One direction of a circuit.  in[MAQUIS_DIR_FWD] receives forward cells
  * (relay, terminus) or, on an origin, seals them; in[MAQUIS_DIR_BACK]
@@ -54,7 +62,7 @@ struct maq_dir {
 	unsigned long replay_ts;
 	u32 tamper_n;			/* not yet reported */
 	u32 replay_n;
-	struct maq_stats stats;
+	struct maq_circ_stats stats;
 };
 
 /* Keys of one hop: [direction][slot], slot = phase bit. */

@@ -70,7 +70,7 @@ static void maq_uninit(struct net_device *dev)
 {
 	struct maq_device *md = netdev_priv(dev);
 
-	list_del(&md->device_list);
+	list_del_init(&md->device_list);
 	maq_circuits_gc_stop(md);
 	gro_cells_destroy(&md->gro_cells);
 }
@@ -132,6 +132,7 @@ static int maq_newlink(struct net *src_net, struct net_device *dev,
 	int ret;
 
 	rcu_assign_pointer(md->creating_net, src_net);
+	INIT_LIST_HEAD(&md->device_list);
 	mutex_init(&md->lock);
 	spin_lock_init(&md->ntf_lock);
 	md->port = MAQ_DEFAULT_PORT;
