@@ -70,11 +70,11 @@ sleep 1
 n origin iperf3 -c 172.31.0.2 -t 5 --connect-timeout 5000 | grep -E 'sender|receiver'
 wait
 
-say "what each host knows of the circuit (maquis circuit list --json)"
+say "what each host knows of the circuit (maquis circuit list, in its namespace)"
+printf '   %-7s %-9s %-16s %-16s\n' host role previous next
 for h in "${HOSTS[@]}"; do
-	printf '%-7s ' "$h"
-	n "$h" "$maquis" circuit list --json |
-		sed -E 's/"stats":\{[^}]*\}//; s/,"routes":\[[^]]*\]//'
+	n "$h" "$maquis" circuit list |
+		awk -F'\t' -v h="$h" '{printf "   %-7s %-9s %-16s %-16s\n", h, $3, $4, $5}'
 done
 echo "   Each relay sees only its two neighbours' addresses; only the origin"
 echo "   and the terminus hold the inner addresses, and neither knows the other's"

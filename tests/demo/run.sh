@@ -8,5 +8,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 make -s -C tests/kmod >/dev/null
 echo "maquis demo: booting Debian's 6.12 kernel in QEMU (TCG, takes a minute)..."
-exec tests/vm/run.sh --quiet --timeout 900 --insmod kmod/maquis.ko -- \
-	tests/demo/guest.sh
+# Show what the guest prints, not the kernel's boot log or the bench's markers.
+tests/vm/run.sh --timeout 900 --insmod kmod/maquis.ko -- tests/demo/guest.sh |
+	grep --line-buffered -vE '^\[ *[0-9]+\.[0-9]+\]|^MAQUIS-VM-|^maquis-vm: insmod' |
+	sed -n '/^maquis-vm: /p; /^$/,$p' 

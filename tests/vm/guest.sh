@@ -96,6 +96,10 @@ cd "$REPO" || fail "no $REPO"
 
 for m in "${INSMOD[@]}"; do
 	echo "maquis-vm: insmod $m"
+	# insmod does not resolve dependencies (udp_tunnel, libchacha, ...)
+	for d in $(modinfo -F depends "$m" | tr , ' '); do
+		modprobe "$d" || fail "modprobe $d (needed by $m) failed"
+	done
 	insmod "$m" || fail "insmod $m failed"
 done
 
