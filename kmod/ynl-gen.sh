@@ -19,8 +19,10 @@ ln -s "$src/Documentation/netlink/genetlink.yaml" "$stage/genetlink.yaml"
 # ...and names the spec relative to the first parent holding MAINTAINERS.
 touch "$stage/MAINTAINERS"
 
+# Debian's python3 with python3-yaml and python3-jsonschema (DEBIAN_DEPS),
+# whatever other python3 comes first in PATH.
 gen() {		# gen <mode> <--header|--source> <output>
-	python3 "$src/tools/net/ynl/ynl-gen-c.py" --mode "$1" "$2" \
+	/usr/bin/python3 "$src/tools/net/ynl/ynl-gen-c.py" --mode "$1" "$2" \
 		--spec "$stage/specs/maquis.yaml" -o "$3" >"$stage/log" ||
 		{ cat "$stage/log" >&2; exit 1; }
 	# The generator names the staging path; name the committed spec instead.
