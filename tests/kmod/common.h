@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/if_addr.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -33,10 +34,15 @@ static inline const char *maq_kind(void)
 	return k && *k ? k : "maquis";
 }
 
-static inline void rta_put(struct nlmsghdr *n, size_t max, int type,
-			   const void *data, size_t len)
+/* Appends an attribute to the request @req (a struct starting with its
+ * nlmsghdr, @max bytes in all).
+ */
+static inline void rta_put(void *req, size_t max, int type, const void *data,
+			   size_t len)
 {
-	struct rtattr *rta = (struct rtattr *)((char *)n + NLMSG_ALIGN(n->nlmsg_len));
+	struct nlmsghdr *n = req;
+	struct rtattr *rta = (struct rtattr *)((char *)req +
+					       NLMSG_ALIGN(n->nlmsg_len));
 
 	if (NLMSG_ALIGN(n->nlmsg_len) + RTA_SPACE(len) > max)
 		abort();
@@ -102,8 +108,8 @@ static inline int sysctl_write(const char *path, const char *val)
 	return err;
 }
 
-/* ip link add NAME type KIND */
-static inline int link_add(const char *name, const char *kind)
+/* ip link add NAME [netns NSFD] type KIND (nsfd < 0: here) */
+static inline int link_add_ns(const char *name, const char *kind, int nsfd)
 {
 	struct {
 		struct nlmsghdr n;
@@ -117,12 +123,23 @@ static inline int link_add(const char *name, const char *kind)
 	req.n.nlmsg_type = RTM_NEWLINK;
 	req.n.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
 	req.i.ifi_family = AF_UNSPEC;
-	rta_put(&req.n, sizeof(req), IFLA_IFNAME, name, strlen(name) + 1);
+	rta_put(&req, sizeof(req), IFLA_IFNAME, name, strlen(name) + 1);
+	if (nsfd >= 0) {
+		uint32_t fd = (uint32_t)nsfd;
+
+		rta_put(&req, sizeof(req), IFLA_NET_NS_FD, &fd, sizeof(fd));
+	}
 	li = (struct rtattr *)((char *)&req + NLMSG_ALIGN(req.n.nlmsg_len));
-	rta_put(&req.n, sizeof(req), IFLA_LINKINFO, NULL, 0);
-	rta_put(&req.n, sizeof(req), IFLA_INFO_KIND, kind, strlen(kind));
+	rta_put(&req, sizeof(req), IFLA_LINKINFO, NULL, 0);
+	rta_put(&req, sizeof(req), IFLA_INFO_KIND, kind, strlen(kind));
 	li->rta_len = (unsigned short)((char *)&req + req.n.nlmsg_len - (char *)li);
 	return rtnl_talk(&req.n);
+}
+
+/* ip link add NAME type KIND */
+static inline int link_add(const char *name, const char *kind)
+{
+	return link_add_ns(name, kind, -1);
 }
 
 /* ip link del NAME */
@@ -211,6 +228,83 @@ static inline void udp_drain(int fd)
 
 	while (recv(fd, b, sizeof(b), MSG_DONTWAIT) > 0)
 		;
+}
+
+/* ip addr add ADDR/PLEN dev DEV (nodad) */
+static inline int addr_add(const char *dev, int family, const char *addr,
+			   int plen)
+{
+	struct {
+		struct nlmsghdr n;
+		struct ifaddrmsg a;
+		char buf[256];
+	} req;
+	unsigned char a[16];
+	size_t alen = family == AF_INET ? 4 : 16;
+
+	if (inet_pton(family, addr, a) != 1)
+		return -EINVAL;
+	memset(&req, 0, sizeof(req));
+	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(req.a));
+	req.n.nlmsg_type = RTM_NEWADDR;
+	req.n.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	req.a.ifa_family = (unsigned char)family;
+	req.a.ifa_prefixlen = (unsigned char)plen;
+	req.a.ifa_flags = IFA_F_NODAD;
+	req.a.ifa_index = if_nametoindex(dev);
+	if (!req.a.ifa_index)
+		return -ENODEV;
+	rta_put(&req, sizeof(req), IFA_LOCAL, a, alen);
+	rta_put(&req, sizeof(req), IFA_ADDRESS, a, alen);
+	return rtnl_talk(&req.n);
+}
+
+/* ip route add DST/PLEN dev DEV */
+static inline int route_add(const char *dev, int family, const char *dst,
+			    int plen)
+{
+	struct {
+		struct nlmsghdr n;
+		struct rtmsg r;
+		char buf[256];
+	} req;
+	unsigned char a[16];
+	uint32_t oif = if_nametoindex(dev);
+
+	if (inet_pton(family, dst, a) != 1)
+		return -EINVAL;
+	if (!oif)
+		return -ENODEV;
+	memset(&req, 0, sizeof(req));
+	req.n.nlmsg_len = NLMSG_LENGTH(sizeof(req.r));
+	req.n.nlmsg_type = RTM_NEWROUTE;
+	req.n.nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+	req.r.rtm_family = (unsigned char)family;
+	req.r.rtm_dst_len = (unsigned char)plen;
+	req.r.rtm_table = RT_TABLE_MAIN;
+	req.r.rtm_protocol = RTPROT_BOOT;
+	req.r.rtm_scope = RT_SCOPE_LINK;
+	req.r.rtm_type = RTN_UNICAST;
+	rta_put(&req, sizeof(req), RTA_DST, a, family == AF_INET ? 4 : 16);
+	rta_put(&req, sizeof(req), RTA_OIF, &oif, sizeof(oif));
+	return rtnl_talk(&req.n);
+}
+
+/* Cell header fields. */
+static inline uint64_t cell_seq(const uint8_t *cell)
+{
+	uint64_t s = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		s = s << 8 | cell[4 + i];
+	return s;
+}
+
+static inline uint32_t cell_cid(const uint8_t *cell)
+{
+	return (uint32_t)cell[0] << 24 | (uint32_t)cell[1] << 16 |
+	       (uint32_t)cell[2] << 8 | cell[3];
 }
 
 #endif /* _MAQ_TESTS_KMOD_COMMON_H */

@@ -1312,21 +1312,6 @@ static ssize_t read_cell(int fd, uint8_t *cell)
 	return udp_recv(fd, cell, MAQUIS_CELL_SIZE + 64, 3000, NULL);
 }
 
-static uint64_t cell_seq(const uint8_t *cell)
-{
-	uint64_t s = 0;
-	int i;
-
-	for (i = 0; i < 8; i++)
-		s = s << 8 | cell[4 + i];
-	return s;
-}
-
-static uint32_t cell_cid(const uint8_t *cell)
-{
-	return (uint32_t)cell[0] << 24 | cell[1] << 16 | cell[2] << 8 | cell[3];
-}
-
 TEST_F(nl, stats_reset)
 {
 	uint8_t ctl[MAQUIS_CTL_LEN], cell[MAQUIS_CELL_SIZE + 64];
@@ -1579,6 +1564,55 @@ TEST_F(nl, device_delete_with_circuits)
 	ASSERT_EQ(0, link_add(DEV, maq_kind()));
 	ASSERT_EQ(0, maq_nl_dev_get(self->nl, if_nametoindex(DEV), &d));
 	EXPECT_EQ(0, d.n_circuits);
+}
+
+/*
+ * A device whose creating namespace (the one its UDP socket lives in) goes
+ * away while the device lives on elsewhere: it stays manageable, refuses
+ * to send with an error, and goes away cleanly.
+ */
+TEST_F(nl, creating_netns_gone)
+{
+	uint8_t cell[MAQUIS_CELL_SIZE] = { 0 }, ctl[MAQUIS_CTL_LEN] = { 0 };
+	struct maq_circuit c;
+	struct maq_dev d;
+	uint32_t ifindex;
+	int here, status, err;
+	pid_t pid;
+
+	here = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, here);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		if (unshare(CLONE_NEWNET))
+			_exit(1);
+		_exit(link_add_ns("maq1", maq_kind(), here) ? 2 : 0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	close(here);
+	usleep(500000);		/* the child's namespace is torn down */
+	ifindex = if_nametoindex("maq1");
+	ASSERT_NE(0, ifindex);
+	link_up("maq1");
+	ASSERT_EQ(0, maq_nl_dev_get(self->nl, ifindex, &d));
+	mk_origin(&c, ifindex, 77, 7700, 2, &self->a4, "172.30.7.0/24");
+	err = maq_nl_circuit_new(self->nl, &c);
+	EXPECT_EQ(0, err) TH_LOG("%s", maq_nl_errmsg(self->nl));
+	err = maq_nl_cell_send(self->nl, ifindex, &self->a4, cell);
+	ksft_print_msg("cell-send without a socket: %d \"%s\"\n", err,
+		       maq_nl_errmsg(self->nl));
+	EXPECT_GT(0, err);
+	EXPECT_NE(0, strlen(maq_nl_errmsg(self->nl)));
+	err = maq_nl_ctl_send(self->nl, ifindex, 77, 0, ctl);
+	ksft_print_msg("ctl-send without a socket: %d \"%s\"\n", err,
+		       maq_nl_errmsg(self->nl));
+	EXPECT_GT(0, err);
+	EXPECT_NE(0, strlen(maq_nl_errmsg(self->nl)));
+	EXPECT_EQ(0, maq_nl_circuit_del(self->nl, ifindex, 77));
+	EXPECT_EQ(0, link_del("maq1"));
 }
 
 /* --- privileges -------------------------------------------------------- */

@@ -85,7 +85,7 @@ run() {
 
 	shift
 	(
-		set -eE
+		set -eE -o pipefail
 		trap 'echo "# FAILED at line $LINENO: $BASH_COMMAND"' ERR
 		"$@"
 	)
@@ -118,13 +118,14 @@ port_of() {	# port_of HOST: the UDP port of its maq0
 }
 
 declare -A C D
-# read_stats ID: C[host.counter] = that host's counters of circuit ID,
-# D[host.counter] = its device counters.
+# read_stats ID: C[host.counter] = that host's counters of circuit ID
+# (none for "-"), D[host.counter] = its device counters.
 read_stats() {
 	local id=$1 h k v
 
 	C=() D=()
 	for h in "${HOSTS[@]}"; do
+		[[ $id == - ]] ||
 		while IFS='=' read -r k v; do C[$h.$k]=$v; done \
 			< <(mt "$h" stats maq0 "$id")
 		while IFS='=' read -r k v; do D[$h.$k]=$v; done \
@@ -227,20 +228,26 @@ install() {
 		>"$tmp/circuit.$id"
 	while read -r line; do log "$line"; done <"$tmp/circuit.$id"
 	[[ $(grep -c cid= "$tmp/circuit.$id") == 8 ]]
+	echo "$id" >"$tmp/current"
+}
+
+# reinstall ID FAMILY: remove every circuit everywhere, install ID
+reinstall() {
+	local h c
+
+	for h in "${HOSTS[@]}"; do
+		for c in $(mt "$h" circuits maq0 | sed -n 's/^id=\([0-9]*\) .*/\1/p'); do
+			mt "$h" del maq0 "$c"
+		done
+	done
+	install "$1" "$2"
 }
 
 t_install_v4() { install 1 4; }
-t_install_v6() {
-	local h
+t_install_v6() { reinstall 2 6; }
 
-	for h in "${HOSTS[@]}"; do
-		mt "$h" del maq0 1
-	done
-	install 2 6
-}
-
-t_ping4() { n origin ping -c 3 -i 0.3 -W 3 172.31.0.2; }
-t_ping6() { n origin ping -6 -c 3 -i 0.3 -W 3 fd31::2; }
+t_ping4() { n origin ping -q -c 3 -i 0.3 -W 3 172.31.0.2 | tail -2; }
+t_ping6() { n origin ping -q -6 -c 3 -i 0.3 -W 3 fd31::2 | tail -2; }
 
 # Every cell the origin sent reached the terminus and back, through every
 # relay, none dropped anywhere.
@@ -276,16 +283,18 @@ t_counters() {
 
 # iperf DST [ARGS]: a short iperf3 run from origin to term
 iperf() {
-	local dst=$1 try rc out
+	local dst=$1 try rc out spid
 
 	shift
 	for ((try = 0; try < 3; try++)); do
 		n term timeout 40 iperf3 -s -1 -B "$dst" -p 5201 >"$tmp/iperf-s" 2>&1 &
+		spid=$!
 		sleep 1
+		rc=0
 		out=$(n origin timeout 40 iperf3 -c "$dst" -p 5201 -t 3 \
-			--connect-timeout 5000 "$@" 2>&1)
-		rc=$?
-		wait
+			--connect-timeout 5000 "$@" 2>&1) || rc=$?
+		((rc == 0)) || kill "$spid" 2>/dev/null
+		wait "$spid" || true
 		((rc == 0)) && break
 		log "iperf3 attempt $try: $out"
 	done
@@ -334,7 +343,7 @@ t_capture() {
 		sleep 0.1
 	done
 	[[ -e $ready ]]
-	n origin ping -c 2 -i 0.3 -W 1 -q 172.31.0.2 || true
+	n origin ping -c 3 -i 0.3 -W 1 -q 172.31.0.2 || true
 	wait $!
 	n r2 tc qdisc del dev veth-l clsact
 	[[ -s $tmp/cells ]]
@@ -352,7 +361,7 @@ inject_expect() {
 	mt r1 inject --dev veth-r --in "$tmp/cells" "$@" >/dev/null
 	sleep 0.5
 	read_stats 1
-	dc=$((C[r2.drop-$what] - c0)) dd=$((D[r2.drop-$what] - d0))
+	dc=$((${C[r2.drop-$what]} - c0)) dd=$((${D[r2.drop-$what]} - d0))
 	log "$what: circuit +$dc, device +$dd (want +$want); r2 cells-out $out0 -> ${C[r2.cells-out]}"
 	[[ $dc == "$want" || $dd == "$want" ]]
 	[[ ${C[r2.cells-out]} == "$out0" && ${C[r3.cells-in]} == "$r3in0" ]]
@@ -360,17 +369,20 @@ inject_expect() {
 
 t_bad_tag_body() { inject_expect bad-tag 1 --index 0 --flip 512.3; }
 
+# (Other traffic may move cells-in too: what matters is that nothing was
+# dropped, and that the next copy counts as a replay, see t_replay.)
 t_intact_accepted() {
-	local in0 out0 r3in0
+	local in0 r3in0 bad0 rep0
 
 	read_stats 1
-	in0=${C[r2.cells-in]} out0=${C[r2.cells-out]} r3in0=${C[r3.cells-in]}
+	in0=${C[r2.cells-in]} r3in0=${C[r3.cells-in]}
+	bad0=${C[r2.drop-bad-tag]} rep0=${C[r2.drop-replay]}
 	mt r1 inject --dev veth-r --in "$tmp/cells" --index 0 >/dev/null
 	sleep 0.5
 	read_stats 1
 	log "r2 cells-in $in0 -> ${C[r2.cells-in]}, r3 cells-in $r3in0 -> ${C[r3.cells-in]}"
-	[[ ${C[r2.cells-in]} == $((in0 + 1)) && ${C[r2.cells-out]} == $((out0 + 1)) ]]
-	[[ ${C[r3.cells-in]} == $((r3in0 + 1)) ]]
+	((${C[r2.cells-in]} > in0 && ${C[r3.cells-in]} > r3in0))
+	[[ ${C[r2.drop-bad-tag]} == "$bad0" && ${C[r2.drop-replay]} == "$rep0" ]]
 }
 
 t_replay() { inject_expect replay 1 --index 0; }
@@ -410,6 +422,51 @@ t_still_works() {
 	t_ping6
 }
 
+# The MTU is B - H - 4 = 1292: packets of exactly that size cross, larger
+# ones are refused with DF and fragmented without.
+t_mtu() {
+	[[ $(n origin cat /sys/class/net/maq0/mtu) == 1292 ]]
+	n origin ping -q -c 2 -W 3 -M 'do' -s 1264 172.31.0.2 | tail -2
+	n origin ping -q -6 -c 2 -W 3 -M 'do' -s 1244 fd31::2 | tail -2
+	! n origin ping -q -c 1 -W 2 -M 'do' -s 1265 172.31.0.2 >/dev/null 2>&1
+	n origin ping -q -c 2 -W 3 -s 3000 172.31.0.2 | tail -2
+	n origin ping -q -6 -c 2 -W 3 -s 3000 fd31::2 | tail -2
+}
+
+# A relay's circuit deleted under a ping flood: its cells become unknown.
+t_del_under_load() {
+	local id u0
+
+	id=$(<"$tmp/current")
+	read_stats "$id"
+	u0=${D[r2.drop-unknown-cid]}
+	n origin timeout 20 ping -f -w 4 -q 172.31.0.2 >"$tmp/flood2" 2>&1 &
+	sleep 1.5
+	mt r2 del maq0 "$id"
+	wait $! || true
+	read_stats -
+	while read -r line; do log "ping: $line"; done < <(tail -2 "$tmp/flood2")
+	log "r2 unknown-cid $u0 -> ${D[r2.drop-unknown-cid]}"
+	((${D[r2.drop-unknown-cid]} > u0))
+}
+
+# A relay's whole device deleted under a ping flood, then a new one.
+t_linkdel_under_load() {
+	reinstall 3 6
+	n origin ping -q -c 2 -W 3 172.31.0.2 | tail -1
+	n origin timeout 20 ping -f -w 4 -q 172.31.0.2 >"$tmp/flood3" 2>&1 &
+	sleep 1.5
+	ip -n mq-r3 link del maq0
+	wait $! || true
+	while read -r line; do log "ping: $line"; done < <(tail -2 "$tmp/flood3")
+	ip -n mq-r3 -batch - <<-EOF
+		link add maq0 type maquis
+		link set maq0 up
+	EOF
+	reinstall 4 6
+	n origin ping -q -c 2 -W 3 172.31.0.2 | tail -1
+}
+
 # --- unloading ------------------------------------------------------------
 
 t_rmmod_under_load() {
@@ -423,11 +480,11 @@ t_rmmod_under_load() {
 		--connect-timeout 5000 >"$tmp/iperf-load" 2>&1 &
 	pi=$!
 	sleep 3
-	read_stats 2
+	read_stats "$(<"$tmp/current")"
 	show_stats
-	((C[origin.cells-out] > 0))
-	rmmod maquis
-	rc=$?
+	((${C[origin.cells-out]} > 0))
+	rc=0
+	rmmod maquis || rc=$?
 	log "rmmod under load: $rc"
 	wait $pf $pi 2>/dev/null || true
 	wait 2>/dev/null || true
@@ -441,7 +498,7 @@ t_rmmod_under_load() {
 # Objects of every slab cache, after dropping what can be dropped and
 # flushing the per-CPU slabs so that the counts are exact.
 slab_snapshot() {
-	local f name active rest
+	local f name active size rest
 
 	sync
 	echo 3 >/proc/sys/vm/drop_caches
@@ -453,22 +510,24 @@ slab_snapshot() {
 	for f in /sys/kernel/slab/*/shrink; do
 		echo 1 >"$f" 2>/dev/null
 	done
-	while read -r name active rest; do
+	while read -r name active _ size rest; do
 		[[ $name == slabinfo || $name == '#' ]] && continue
-		echo "$name $active $(awk '{print $2}' <<<"$rest")"
+		echo "$name $active $size"
 	done </proc/slabinfo >"$1"
-	awk '/^Slab:/ {print $2}' /proc/meminfo >"$1.total"
+	while read -r name active rest; do
+		if [[ $name == Slab: ]]; then echo "$active"; fi
+	done </proc/meminfo >"$1.total"
 }
 
 use_once() {
-	ensure_module
-	ip -n mq-origin -batch - <<-EOF
+	ensure_module || return 1
+	ip -n mq-origin -batch - <<-EOF || return 1
 		link add maq0 type maquis
 		link set maq0 up
 		addr add 172.31.0.1/32 dev maq0
 		route add 172.31.0.2/32 dev maq0
 	EOF
-	ip -n mq-term -batch - <<-EOF
+	ip -n mq-term -batch - <<-EOF || return 1
 		link add maq0 type maquis
 		link set maq0 up
 		addr add 172.31.0.2/32 dev maq0
@@ -476,52 +535,61 @@ use_once() {
 	EOF
 	"$maqtool" install --id 7 --lifetime 600 --origin mq-origin,maq0,10.0.9.1 \
 		--terminus mq-term,maq0,10.0.9.2 --route 172.31.0.2/32 \
-		--back-route 172.31.0.1/32 >/dev/null
-	n origin ping -c 2 -i 0.2 -W 2 -q 172.31.0.2 >/dev/null
+		--back-route 172.31.0.1/32 >/dev/null || return 1
+	n origin ping -c 2 -i 0.2 -W 2 -q 172.31.0.2 >/dev/null || { rmmod maquis; return 1; }
 	rmmod maquis
 }
 
-# A leak of one object per iteration in any kmalloc cache (or a cache of
-# ours) fails; so does total slab growth beyond 1 MiB.  Unrelated kernel
-# activity (9p, exec, netns) moves caches by a few objects: hence
-# "per iteration" and "kmalloc" rather than exact totals.
+# Leak check.  Exact counts still move with unrelated kernel activity
+# (9p, exec, dentries, a burst of kmalloc-8 now and then), so one
+# difference proves little.  A leak grows with the iterations, noise does
+# not: the loop is measured in two halves and a cache fails only when it
+# grew by at least one object per iteration in *both* halves.  The total
+# (Slab: in /proc/meminfo) may move by 1 MiB over the whole loop.
 t_load_loop() {
-	local i fails=0 t0 t1 name a b sz delta bad=0
+	local i fails=0 half=$((ITERS / 2)) name a sz d1 d2 bad=0 t0 t2
+	local -A s0=() s1=()
 
 	[[ -d /sys/module/maquis ]] && rmmod maquis
 	for i in 1 2; do use_once; done	# warm up caches
-	slab_snapshot "$tmp/slab.before"
-	t0=$(<"$tmp/slab.before.total")
-	for ((i = 0; i < ITERS; i++)); do
+	slab_snapshot "$tmp/slab.0"
+	for ((i = 0; i < half; i++)); do
 		use_once || fails=$((fails + 1))
 	done
-	slab_snapshot "$tmp/slab.after"
-	t1=$(<"$tmp/slab.after.total")
+	slab_snapshot "$tmp/slab.1"
+	for ((i = half; i < ITERS; i++)); do
+		use_once || fails=$((fails + 1))
+	done
+	slab_snapshot "$tmp/slab.2"
+	t0=$(<"$tmp/slab.0.total") t2=$(<"$tmp/slab.2.total")
+	while read -r name a sz; do s0[$name]=$a; done <"$tmp/slab.0"
+	while read -r name a sz; do s1[$name]=$a; done <"$tmp/slab.1"
 	log "load/use/unload x$ITERS: $fails failed iterations"
-	log "Slab: before ${t0} kB, after ${t1} kB, delta $((t1 - t0)) kB (tolerance 1024 kB)"
-	log "caches that grew (objects, object size):"
+	log "Slab: before ${t0} kB, after ${t2} kB, delta $((t2 - t0)) kB (tolerance 1024 kB)"
+	log "caches that grew over the loop (objects: first half + second half, object size):"
 	while read -r name a sz; do
-		b=$(awk -v n="$name" '$1 == n {print $2}' "$tmp/slab.before")
-		delta=$((a - ${b:-0}))
-		((delta > 0)) || continue
-		echo "$delta $name $sz"
-	done <"$tmp/slab.after" | sort -rn | head -15 >"$tmp/slab.grew"
-	while read -r delta name sz; do
-		log "  $name +$delta x ${sz} B"
-		if [[ $name == kmalloc-* || $name == maq* ]] && ((delta >= ITERS)); then
-			log "  ^ grew by one object per iteration or more: leak?"
+		d1=$((${s1[$name]:-0} - ${s0[$name]:-0}))
+		d2=$((a - ${s1[$name]:-0}))
+		((d1 + d2 > 0)) || continue
+		echo "$((d1 + d2)) $name $d1 $d2 $sz"
+	done <"$tmp/slab.2" | sort -rn | head -15 >"$tmp/slab.grew"
+	while read -r _ name d1 d2 sz; do
+		log "  $name +$d1 +$d2 x $sz B"
+		if ((half > 0 && d1 >= half && d2 >= half)); then
+			log "  ^ one object per iteration or more in both halves: leak"
 			bad=1
 		fi
 	done <"$tmp/slab.grew"
 	((fails == 0))
 	((bad == 0))
-	((t1 - t0 <= 1024))
+	((t2 - t0 <= 1024))
 }
 
 ktap_print_header
-ktap_set_plan 24
+NTESTS=28
+ktap_set_plan $NTESTS
 if [[ $(id -u) != 0 || ! -x $maqtool ]]; then
-	for ((i = 0; i < 24; i++)); do ktap_test_skip "needs root and maqtool"; done
+	for ((i = 0; i < NTESTS; i++)); do ktap_test_skip "needs root and maqtool"; done
 	ktap_finished
 fi
 
@@ -531,9 +599,6 @@ if run "topology: 5 namespaces, veth links, maq0 everywhere" t_topology; then
 	run "v4 underlay: ping inner IPv4" t_ping4
 	run "v4 underlay: ping inner IPv6" t_ping6
 	run "v4 underlay: cell counters consistent on every hop" t_counters 1
-	run "v4 underlay: iperf3 TCP, inner IPv4" t_iperf_tcp
-	run "v4 underlay: iperf3 UDP, inner IPv4" t_iperf_udp
-	run "v4 underlay: iperf3 TCP, inner IPv6" t_iperf_tcp6
 	if run "drops: capture forward cells between r1 and r2" t_capture; then
 		run "drops: body bit flipped -> bad-tag at r2, not forwarded" t_bad_tag_body
 		run "drops: the intact cell is then accepted and forwarded" t_intact_accepted
@@ -546,15 +611,21 @@ if run "topology: 5 namespaces, veth links, maq0 everywhere" t_topology; then
 	run "drops: unknown cid -> unknown-cid" t_unknown_cid
 	run "drops: truncated and oversized datagrams -> malformed" t_malformed
 	run "drops: circuit still carries traffic" t_still_works
+	run "v4 underlay: iperf3 TCP, inner IPv4" t_iperf_tcp
+	run "v4 underlay: iperf3 UDP, inner IPv4" t_iperf_udp
+	run "v4 underlay: iperf3 TCP, inner IPv6" t_iperf_tcp6
 	run "v6 underlay: reinstall the circuit over fd00:*" t_install_v6
 	run "v6 underlay: ping inner IPv4" t_ping4
 	run "v6 underlay: ping inner IPv6" t_ping6
 	run "v6 underlay: cell counters consistent on every hop" t_counters 2
 	run "v6 underlay: iperf3 TCP, inner IPv4" t_iperf_tcp
 	run "v6 underlay: iperf3 UDP, inner IPv4" t_iperf_udp
+	run "MTU 1292: full-size packets cross, bigger ones fragment" t_mtu
+	run "circuit deleted on a relay under a ping flood" t_del_under_load
+	run "relay device deleted under a ping flood, then replaced" t_linkdel_under_load
 	run "rmmod under ping flood and iperf3" t_rmmod_under_load
 	run "load/use/unload x$ITERS, slab counts" t_load_loop
 else
-	for ((i = 1; i < 24; i++)); do ktap_test_fail "no topology"; done
+	for ((i = 1; i < NTESTS; i++)); do ktap_test_fail "no topology"; done
 fi
 ktap_finished
