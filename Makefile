@@ -47,7 +47,7 @@ check: all
 	$(TOP)/tests/run-tests.sh
 
 demo: all
-	$(TOP)/tests/demo.sh
+	$(TOP)/tests/demo/run.sh
 
 bench: all
 	$(TOP)/tests/bench/run.sh
