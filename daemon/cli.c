@@ -270,23 +270,38 @@ static void print_dev(const struct cli *cli, const struct maq_dev *d)
 	}
 }
 
+/*
+ * The devices a read command names: "CMD [DEVICE]", all of them without one.
+ * Returns 0 with *devs to free(), or the exit status to return.
+ */
+static int devices_arg(struct cli *cli, int argc, char **argv,
+		       const char *cmd, struct maq_dev **devs, size_t *n)
+{
+	uint32_t ifindex;
+	int err;
+
+	if (argc > 2) {
+		fprintf(stderr, "%s: %s: unexpected argument '%s'\n",
+			cli->prog, cmd, argv[2]);
+		return 2;
+	}
+	err = dev_arg(cli, argv[1], &ifindex);
+	if (err || (err = nl_need(cli)))
+		return err;
+	err = get_devs(cli, ifindex, devs, n);
+	return err ? fail(cli, err, "device") : 0;
+}
+
 static int cmd_show(struct cli *cli, int argc, char **argv)
 {
 	struct maq_dev *devs;
-	uint32_t ifindex;
 	bool first = true;
 	size_t n, i;
 	int err;
 
-	if (argc > 2)
-		return usage_error(cli, "show: unexpected argument '%s'",
-				   argv[2]);
-	err = dev_arg(cli, argv[1], &ifindex);
-	if (err || (err = nl_need(cli)))
-		return err;
-	err = get_devs(cli, ifindex, &devs, &n);
+	err = devices_arg(cli, argc, argv, "show", &devs, &n);
 	if (err)
-		return fail(cli, err, "device");
+		return err;
 	if (cli->mode == OUT_JSON)
 		printf("[");
 	for (i = 0; i < n; i++) {
@@ -335,15 +350,9 @@ static int cmd_stats(struct cli *cli, int argc, char **argv)
 		err = maq_nl_stats_reset(cli->nl, ifindex, id);
 		return err ? fail(cli, err, "stats reset") : 0;
 	}
-	if (argc > 2)
-		return usage_error(cli, "stats: unexpected argument '%s'",
-				   argv[2]);
-	err = dev_arg(cli, argv[1], &ifindex);
-	if (err || (err = nl_need(cli)))
-		return err;
-	err = get_devs(cli, ifindex, &devs, &n);
+	err = devices_arg(cli, argc, argv, "stats", &devs, &n);
 	if (err)
-		return fail(cli, err, "device");
+		return err;
 	if (cli->mode == OUT_JSON)
 		printf("[");
 	for (i = 0; i < n; i++) {
@@ -409,19 +418,12 @@ static int cmd_circuit(struct cli *cli, int argc, char **argv)
 	argv++;
 	if (!strcmp(argv[0], "list")) {
 		struct maq_dev *devs;
-		uint32_t ifindex;
 		bool first = true;
 		size_t n, i;
 
-		if (argc > 2)
-			return usage_error(cli, "circuit list: unexpected '%s'",
-					   argv[2]);
-		err = dev_arg(cli, argv[1], &ifindex);
-		if (err || (err = nl_need(cli)))
-			return err;
-		err = get_devs(cli, ifindex, &devs, &n);
+		err = devices_arg(cli, argc, argv, "circuit list", &devs, &n);
 		if (err)
-			return fail(cli, err, "device");
+			return err;
 		if (cli->mode == OUT_JSON)
 			printf("[");
 		for (i = 0; i < n && !err; i++)
