@@ -100,7 +100,7 @@ run() {		# run <suite name> <command...>
 
 build_tests() {
 	local d
-	for d in tests/host tests/bpf tests/kmod tests/vm; do
+	for d in tests/host tests/bpf tests/kmod tests/vm tests/bench; do
 		[[ -f $d/Makefile ]] || continue
 		if ! make -s -C "$d" > "$logdir/build-${d//\//_}.log" 2>&1; then
 			sed 's/^/# /' "$logdir/build-${d//\//_}.log"
@@ -124,6 +124,8 @@ if [[ $want_host -eq 1 ]]; then
 		run "${t%.sh}" "tests/$t"
 	done
 	[[ -x tests/vm/selftest.sh ]] && run vm/runner-selftest tests/vm/selftest.sh
+	# the bench harness in --quick mode: that it runs, not how fast
+	[[ -x tests/bench/smoke.sh ]] && run bench/smoke tests/bench/smoke.sh
 fi
 
 if [[ $want_vm -eq 1 ]]; then

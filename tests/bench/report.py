@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turn the bench's figure lines into results.md, data files and plots.
+
+  report.py DIR
+
+reads DIR/bench.txt ("bench: NAME=VALUE UNIT"), DIR/not-measured.txt
+("not-measured: NAME: REASON") and DIR/info.txt (KEY=VALUE about the run),
+writes DIR/results.md, DIR/payload.dat, DIR/scale.dat and, with gnuplot,
+DIR/payload.png and DIR/scale.png.
+"""
+import os
+import re
+import subprocess
+import sys
+
+PAYLOADS = (64, 512, 1292)
+
+
+def load(d):
+    figs, units, missing, info = {}, {}, {}, {}
+    try:
+        for line in open(os.path.join(d, "bench.txt")):
+            m = re.match(r"bench: (\S+)=(\S+) (\S+)", line)
+            if m:
+                try:
+                    figs[m.group(1)] = float(m.group(2))
+                    units[m.group(1)] = m.group(3)
+                except ValueError:
+                    pass
+    except OSError:
+        pass
+    try:
+        for line in open(os.path.join(d, "not-measured.txt")):
+            m = re.match(r"not-measured: (\S+): (.*)", line.rstrip("\n"))
+            if m:
+                missing[m.group(1)] = m.group(2)
+    except OSError:
+        pass
+    try:
+        for line in open(os.path.join(d, "info.txt")):
+            k, _, v = line.rstrip("\n").partition("=")
+            info[k] = v
+    except OSError:
+        pass
+    return figs, units, missing, info
+
+
+def fmt(v, unit):
+    if v is None:
+        return None
+    if abs(v) >= 100:
+        s = "%.0f" % v
+    elif abs(v) >= 10:
+        s = "%.1f" % v
+    elif abs(v) >= 1:
+        s = "%.2f" % v
+    else:
+        s = "%.3g" % v
+    return "%s %s" % (s, unit)
+
+
+class Table:
+    def __init__(self, figs, units, missing):
+        self.figs, self.units, self.missing = figs, units, missing
+        self.rows = []
+
+    def cell(self, name, why=None):
+        """Value of a figure, or why it is missing."""
+        if name is None:
+            return "—"
+        if name in self.figs:
+            return fmt(self.figs[name], self.units[name])
+        # a figure of a path that did not run says why its headline did not
+        sibling = re.sub(r"_[a-z]+$", "_tcp", name)
+        reason = (self.missing.get(name) or why or self.missing.get(sibling)
+                  or "not measured: step not run")
+        if not reason.startswith("not measured"):
+            reason = "not measured: " + reason
+        return reason
+
+    def row(self, figure, maq, base, why_maq=None, why_base=None,
+            ratio=None):
+        m = self.cell(maq, why_maq)
+        b = self.cell(base, why_base)
+        if ratio and ratio in self.figs:
+            r = fmt(self.figs[ratio], "×")
+        elif maq in self.figs and base in self.figs and self.figs[base]:
+            r = fmt(self.figs[maq] / self.figs[base], "×")
+        else:
+            r = "—"
+        self.rows.append((figure, m, b, r))
+
+    def section(self, title):
+        self.rows.append((title,))
+
+    def markdown(self):
+        out = ["| figure | maquis | baseline | ratio |",
+               "|---|---|---|---|"]
+        for r in self.rows:
+            if len(r) == 1:
+                out.append("| **%s** | | | |" % r[0])
+            else:
+                out.append("| %s | %s | %s | %s |" % r)
+        return "\n".join(out)
+
+
+def scale_ns(figs):
+    ns = set()
+    for k in figs:
+        m = re.match(r"xdp_scale_(\d+)_relay_fwd_rate$", k)
+        if m:
+            ns.add(int(m.group(1)))
+    return sorted(ns)
+
+
+def build_table(figs, units, missing, info):
+    t = Table(figs, units, missing)
+    kfunc = missing.get("vm_xdp_kfunc_fwd_rate",
+                        "needs a relay kfunc in maquis.ko (not written yet)")
+    kmem = "needs a bulk circuit install (maqtool) to fill the module's table"
+    t.section("1. Per-hop relay rate, one core, XDP live frames through veth "
+              "(host, pure-BPF ChaCha20-Poly1305); baseline: bpf/xdp_fwd")
+    t.row("forward cells (verify, decrypt, strip), Mpps",
+          "xdp_relay_fwd_rate", "xdp_base_rate", ratio="xdp_relay_fwd_ratio")
+    t.row("backward cells (wrap a layer), Mpps",
+          "xdp_relay_back_rate", "xdp_base_rate", ratio="xdp_relay_back_ratio")
+    t.row("forward, ns per cell", "xdp_relay_fwd_ns", "xdp_base_ns")
+    t.row("forward, Gb/s of 1478-byte frames", "xdp_relay_fwd_wire",
+          "xdp_base_wire")
+    for p in PAYLOADS:
+        t.row("forward goodput, %d-byte inner payload (the same 1436-byte "
+              "cell), Gb/s" % p, "xdp_relay_fwd_goodput_%d" % p,
+              "xdp_base_goodput_%d" % p)
+    t.row("backward, without the feeder (self-relabelling circuit), Mpps",
+          "xdp_relay_back_bare_rate", "xdp_base_bare_rate")
+    t.row("feeder cost (xdp_fwd with minus without), ns per cell",
+          None, "xdp_feeder_overhead")
+    t.row("forward cells, kfunc crypto (VM), Mpps", "vm_xdp_kfunc_fwd_rate",
+          "vm_xdp_base_rate", why_maq=kfunc, why_base=kfunc)
+
+    t.section("2. 3-hop end to end, iperf3 TCP / ping, namespaces "
+              "origin-r1-r2-r3-term (host)")
+    maq_tcp = "e2e_maquis_tcp"
+    for base, what in (("e2e_plain", "plain veth routing"),
+                       ("e2e_wg", "3 chained WireGuard tunnels (%s)" %
+                        info.get("wg_impl", "wireguard-go")),
+                       ("tor", "Tor, 3 relays, SOCKS bulk download")):
+        t.row("throughput vs %s, Gb/s" % what, maq_tcp, base + "_tcp",
+              why_maq=missing.get(maq_tcp))
+    for base, what in (("e2e_plain", "plain routing"),
+                       ("e2e_wg", "WireGuard ×3"), ("tor", "Tor")):
+        t.row("RTT vs %s, ms" % what, "e2e_maquis_rtt", base + "_rtt",
+              why_maq=missing.get(maq_tcp))
+    for base, what in (("e2e_wg", "WireGuard ×3"), ("tor", "Tor")):
+        t.row("added RTT vs %s, ms" % what, "e2e_maquis_added_rtt",
+              base + "_added_rtt", why_maq=missing.get(maq_tcp))
+    for base, what in (("e2e_plain", "plain routing"),
+                       ("e2e_wg", "WireGuard ×3"), ("tor", "Tor")):
+        t.row("CPU seconds per GB vs %s" % what, "e2e_maquis_cpu",
+              base + "_cpu", why_maq=missing.get(maq_tcp))
+
+    if any(k.startswith("vm_") for k in list(figs) + list(missing)):
+        t.section("2b. the same in the VM (QEMU TCG: slow, compare only "
+                  "within this section)")
+        vmaq = "vm_e2e_maquis_tcp"
+        for base, what in (("vm_e2e_plain", "plain veth routing"),
+                           ("vm_e2e_wg", "3 chained WireGuard tunnels "
+                            "(kernel)")):
+            t.row("throughput vs %s, Gb/s" % what, vmaq, base + "_tcp",
+                  why_maq=missing.get(vmaq))
+            t.row("RTT vs %s, ms" % what, "vm_e2e_maquis_rtt", base + "_rtt",
+                  why_maq=missing.get(vmaq))
+            t.row("CPU seconds per GB vs %s" % what, "vm_e2e_maquis_cpu",
+                  base + "_cpu", why_maq=missing.get(vmaq))
+
+    why_ctl = missing.get("ctl_setup_rate",
+                          "needs maquisd (circuit setup), not written yet")
+    t.section("3. Control plane")
+    t.row("circuit setups per second per core", "ctl_setup_rate", None,
+          why_maq=why_ctl)
+    t.row("setup latency, ms", "ctl_setup_latency", None, why_maq=why_ctl)
+
+    t.section("4. Scale: forward rate with N installed circuits, one cell "
+              "per circuit in turn, scrambled order (host, pure BPF)")
+    if not scale_ns(figs):
+        t.row("N circuits, Mpps", "xdp_scale", None,
+              why_maq=missing.get("xdp_scale"))
+    for n in scale_ns(figs):
+        t.row("%s circuits, Mpps" % format(n, ","),
+              "xdp_scale_%d_relay_fwd_rate" % n, "xdp_scale_%d_base_rate" % n,
+              ratio="xdp_scale_%d_ratio" % n)
+    for n in scale_ns(figs):
+        t.row("kernel memory per circuit, BPF hash map of %s (fdinfo "
+              "memlock / N)" % format(n, ","),
+              "xdp_map_bytes_per_circuit_%d" % n, None)
+    t.row("kernel memory per circuit, module table", "kmod_bytes_per_circuit",
+          None, why_maq=kmem)
+    t.row("forward rate with N circuits, kfunc crypto (VM)",
+          "vm_xdp_scale_rate", None, why_maq=kfunc)
+    return t
+
+
+def write_dat(d, figs):
+    with open(os.path.join(d, "payload.dat"), "w") as f:
+        f.write("# inner payload bytes, goodput Gb/s: relay fwd, relay back, "
+                "xdp_fwd\n")
+        for p in PAYLOADS:
+            vals = [figs.get("xdp_%s_goodput_%d" % (k, p))
+                    for k in ("relay_fwd", "relay_back", "base")]
+            f.write("%d %s\n" % (p, " ".join("NaN" if v is None else
+                                             "%.6f" % v for v in vals)))
+    with open(os.path.join(d, "scale.dat"), "w") as f:
+        f.write("# circuits, Mpps: relay fwd, xdp_fwd\n")
+        for n in scale_ns(figs):
+            f.write("%d %.6f %.6f\n" % (
+                n, figs.get("xdp_scale_%d_relay_fwd_rate" % n, float("nan")),
+                figs.get("xdp_scale_%d_base_rate" % n, float("nan"))))
+
+
+GNUPLOT = r"""
+set terminal pngcairo size 900,560 noenhanced
+set grid
+set output '{d}/payload.png'
+set title "Per-hop goodput vs inner payload, one core, XDP live frames"
+set xlabel 'inner payload per cell, bytes (every cell is 1436 bytes on the wire: goodput = cells/s x payload)'
+set ylabel 'Gb/s (log scale)'
+set logscale y
+set xrange [0:1350]
+set xtics (64, 512, 1292)
+set key bottom right
+plot '{d}/payload.dat' using 1:2 with linespoints lw 2 title 'maquis relay, forward', \
+     '' using 1:3 with linespoints lw 2 title 'maquis relay, backward', \
+     '' using 1:4 with linespoints lw 2 title 'xdp_fwd baseline (no crypto)'
+set output '{d}/scale.png'
+set title "Forward rate vs installed circuits, one core, pure-BPF crypto"
+set xlabel 'installed circuits'
+set ylabel 'Mpps (log scale)'
+set logscale x
+set xrange [500:2000000]
+set xtics ("10^3" 1000, "10^4" 10000, "10^5" 100000, "10^6" 1000000)
+set key top right
+plot '{d}/scale.dat' using 1:2 with linespoints lw 2 title 'maquis relay, forward', \
+     '' using 1:3 with linespoints lw 2 title 'xdp_fwd baseline'
+"""
+
+
+def plot(d):
+    try:
+        r = subprocess.run(["gnuplot"], input=GNUPLOT.format(d=d), text=True,
+                           capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "gnuplot failed: %s" % e
+    if r.returncode:
+        return "gnuplot failed: %s" % r.stderr.strip()
+    return None
+
+
+def main():
+    d = sys.argv[1]
+    figs, units, missing, info = load(d)
+    t = build_table(figs, units, missing, info)
+    write_dat(d, figs)
+    err = plot(d)
+    lines = ["# maquis bench, %s" % info.get("date", "?"), ""]
+    lines.append("Host: %s; kernel %s; %s CPUs; mode %s; load average at "
+                 "start %s." % (info.get("host", "?"), info.get("kernel", "?"),
+                                info.get("cpus", "?"), info.get("mode", "?"),
+                                info.get("load", "?")))
+    lines.append("Ratio is maquis / baseline (for ns, RTT and CPU, lower is "
+                 "better).  Cells are constant-size: the 64/512/1292-byte "
+                 "rows are one measurement, multiplied by the payload.")
+    lines.append("")
+    lines.append(t.markdown())
+    lines.append("")
+    if figs:
+        lines.append("Raw figures: `bench.txt`; logs: `logs/`; plots: "
+                     "`payload.png`, `scale.png`.")
+    if err:
+        lines.append("")
+        lines.append("Plots missing: %s" % err)
+    if missing:
+        lines.append("")
+        lines.append("Not measured:")
+        lines.append("")
+        for k in sorted(missing):
+            lines.append("* `%s`: %s" % (k, missing[k]))
+    with open(os.path.join(d, "results.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Smoke test of the bench harness for `make check`: runs
+# `tests/bench/run.sh --quick` into a temporary folder and checks that it
+# produced its outputs and cleaned up after itself.  It checks nothing about
+# speed.  Prints KTAP; exits 4 (skip) without root or BPF.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+TIMEOUT=${MAQ_BENCH_SMOKE_TIMEOUT:-300}
+
+echo "KTAP version 1"
+skip() {
+	echo "1..0 # SKIP $*"
+	exit 4
+}
+[[ $(id -u) == 0 ]] || skip "needs root"
+[[ -r /sys/kernel/btf/vmlinux ]] || skip "kernel has no BTF (/sys/kernel/btf/vmlinux)"
+if command -v bpftool >/dev/null; then
+	bpftool prog list >/dev/null 2>&1 || skip "BPF unavailable (bpftool prog list fails)"
+fi
+unshare -n true 2>/dev/null || skip "cannot create network namespaces"
+
+out=$(mktemp -d /tmp/maq-bench-smoke.XXXXXX)
+trap 'rm -rf "$out"' EXIT
+
+n=0 fail=0
+check() {	# check NAME COMMAND...
+	local name=$1
+
+	shift
+	n=$((n + 1))
+	if "$@"; then
+		echo "ok $n $name"
+	else
+		echo "not ok $n $name"
+		fail=1
+	fi
+}
+
+echo "1..9"
+t0=$(date +%s)
+timeout "$TIMEOUT" "$here/run.sh" --quick --out "$out/r" >"$out/run.log" 2>&1 &
+pid=$!
+wait "$pid"
+rc=$?
+sed 's/^/# /' "$out/run.log"
+echo "# run.sh --quick: exit $rc after $(($(date +%s) - t0)) s"
+r=$out/r
+
+check "run.sh --quick exits 0" test "$rc" = 0
+
+has_table() {
+	grep -q '^| figure | maquis | baseline | ratio |$' "$r/results.md" &&
+		grep -q 'Per-hop relay rate' "$r/results.md"
+}
+check "results.md has the table" has_table
+
+# Every line "bench: NAME=NUMBER UNIT", and at least one.
+well_formed() {
+	[[ -s $r/bench.txt ]] || return 1
+	! grep -v -E '^bench: [a-z0-9_]+=-?[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)? [^ ]+$' "$r/bench.txt" |
+		grep -q .
+}
+check "bench.txt is one well-formed line per figure" well_formed
+
+# The per-hop figures, positive (a zero means nothing went through).
+perhop() {
+	local f v
+
+	for f in xdp_relay_fwd_rate xdp_relay_back_rate xdp_base_rate \
+		 xdp_relay_fwd_ratio xdp_relay_fwd_goodput_1292; do
+		v=$(sed -n "s/^bench: $f=\([^ ]*\) .*/\1/p" "$r/bench.txt")
+		[[ -n $v ]] || { echo "# missing $f"; return 1; }
+		python3 -c "import sys; sys.exit(not float('$v') > 0)" ||
+			{ echo "# $f=$v"; return 1; }
+	done
+}
+check "per-hop bench: lines present" perhop
+
+scale() { grep -q '^bench: xdp_scale_1000_relay_fwd_rate=' "$r/bench.txt"; }
+check "scale bench: lines present" scale
+
+pngs() {
+	local p
+
+	for p in payload scale; do
+		[[ $(head -c 8 "$r/$p.png" 2>/dev/null | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] ||
+			{ echo "# $p.png missing or not a PNG"; return 1; }
+	done
+}
+check "gnuplot PNGs written" pngs
+
+# Whatever is not measured says why, in the table too.
+reasons() {
+	local name
+
+	! grep -v -E '^not-measured: [a-z0-9_]+: .+' "$r/not-measured.txt" | grep -q . || return 1
+	grep -q 'ctl_setup_rate' "$r/not-measured.txt" "$r/bench.txt" || return 1
+	grep -q 'not measured: ' "$r/results.md"
+}
+check "unmeasured figures carry a reason" reasons
+
+logs() { [[ -s $r/logs/perhop.log && -s $r/logs/e2e.log && -s $r/logs/tor.log ]]; }
+check "raw logs kept" logs
+
+# Nothing left behind: namespaces, processes, temporary files.
+clean() {
+	local tmp tag p
+
+	tmp=$(sed -n 's/^tmpdir=//p' "$r/info.txt")
+	tag=$(sed -n 's/^tag=//p' "$r/info.txt")
+	[[ -n $tmp && ! -e $tmp ]] || { echo "# $tmp still there"; return 1; }
+	! ip netns list | grep -q "^mqb$tag-" || { echo "# namespaces left"; return 1; }
+	for p in /proc/[0-9]*; do
+		[[ $(tr '\0' ' ' 2>/dev/null <"$p/cmdline") == *"$tmp/"* ]] &&
+			{ echo "# process left: ${p#/proc/}"; return 1; }
+	done
+	return 0
+}
+check "cleaned up (namespaces, processes, temp files)" clean
+
+exit "$fail"
