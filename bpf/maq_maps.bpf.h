@@ -7,12 +7,15 @@
 #ifndef _MAQ_MAPS_BPF_H
 #define _MAQ_MAPS_BPF_H
 
+/* Not in relay_kfunc.bpf.c, which works on the module's circuit table. */
+#ifndef MAQ_NO_CIRCUIT_MAP
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAQ_XDP_MAX_CIRCUITS);
 	__type(key, struct maq_circuit_key);
 	__type(value, struct maq_hop);
 } maq_circuits SEC(".maps");
+#endif
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -16,6 +16,9 @@
  *   maq_config    ARRAY     u32 0 -> struct maq_xdp_config
  *   maq_tx_ports  DEVMAP_HASH   u32 ifindex -> u32 ifindex
  *   maq_scratch   PERCPU_ARRAY  u32 0 -> struct maq_scratch (internal)
+ *
+ * relay_kfunc.bpf.c (with maquis.ko) has neither maq_circuits nor
+ * maq_scratch: the circuits are the module's.
  */
 #ifndef _MAQUIS_COMMON_H
 #define _MAQUIS_COMMON_H
@@ -157,6 +160,12 @@ struct maq_xdp_config {
 	__be16 port;		/* maquis UDP port; 0: pass everything */
 	__u16 pad;
 	__u32 fib_ifindex;	/* device for bpf_fib_lookup(); 0: ingress */
+	/*
+	 * relay_kfunc.bpf.c only: the maquis device (an ifindex of the
+	 * namespace the program runs in) whose circuits the module's kfuncs
+	 * apply; 0: pass everything.  See include/maquis/xdp.h.
+	 */
+	__u32 dev_ifindex;
 };
 
 #endif /* _MAQUIS_COMMON_H */

@@ -117,9 +117,7 @@ static __always_inline int maq_emit(struct xdp_md *ctx,
 				    const struct bpf_fib_lookup *fib,
 				    struct maq_scratch *s, __u32 out)
 {
-	const __u16 ulen = sizeof(struct maq_udp) + MAQ_CELL_SIZE;
 	__u32 hlen, flen;
-	__u64 sum;
 	long c;
 
 	if (out > MAQ_BACK_OUT_OFF)
@@ -142,53 +140,8 @@ static __always_inline int maq_emit(struct xdp_md *ctx,
 			  MAQ_CELL_SIZE - 1024, c);
 	if (c < 0)
 		return -1;
-	sum = (__u32)c;
-	/* pseudo header length and protocol, and the UDP header itself */
-	sum += bpf_htons(MAQ_IPPROTO_UDP) + bpf_htons(ulen) + bpf_htons(ulen);
-	sum += sport + hop->next.port;
-
-	__builtin_memset(s->hdr, 0, sizeof(s->hdr));
-	if (hlen == MAQ_HLEN4) {
-		struct maq_hdr4 *p = (void *)s->hdr;
-
-		__builtin_memcpy(p->eth.dst, fib->dmac, 6);
-		__builtin_memcpy(p->eth.src, fib->smac, 6);
-		p->eth.proto = bpf_htons(MAQ_ETH_P_IP);
-		p->ip.vihl = 0x45;
-		p->ip.tot_len = bpf_htons(sizeof(p->ip) + ulen);
-		p->ip.frag = bpf_htons(MAQ_IP_DF);
-		p->ip.ttl = MAQ_TTL;
-		p->ip.proto = MAQ_IPPROTO_UDP;
-		p->ip.saddr = fib->ipv4_src;
-		p->ip.daddr = hop->next.addr.v4;
-		p->ip.csum = maq_csum_fold(maq_csum_words(&p->ip, 10));
-		p->udp.sport = sport;
-		p->udp.dport = hop->next.port;
-		p->udp.len = bpf_htons(ulen);
-		sum += maq_csum_words(&p->ip.saddr, 4);
-		p->udp.csum = maq_csum_fold(sum) ?: 0xffff;
-		if (bpf_xdp_store_bytes(ctx, 0, &p->eth, MAQ_HLEN4))
-			return -1;
-	} else {
-		struct maq_hdr6 *p = (void *)s->hdr;
-
-		__builtin_memcpy(p->eth.dst, fib->dmac, 6);
-		__builtin_memcpy(p->eth.src, fib->smac, 6);
-		p->eth.proto = bpf_htons(MAQ_ETH_P_IPV6);
-		p->ip.vtcfl = bpf_htonl(0x60000000);
-		p->ip.plen = bpf_htons(ulen);
-		p->ip.nh = MAQ_IPPROTO_UDP;
-		p->ip.hlim = MAQ_TTL;
-		__builtin_memcpy(p->ip.saddr, fib->ipv6_src, 16);
-		__builtin_memcpy(p->ip.daddr, hop->next.addr.v6, 16);
-		p->udp.sport = sport;
-		p->udp.dport = hop->next.port;
-		p->udp.len = bpf_htons(ulen);
-		sum += maq_csum_words(p->ip.saddr, 16);
-		p->udp.csum = maq_csum_fold(sum) ?: 0xffff;
-		if (bpf_xdp_store_bytes(ctx, 0, &p->eth, MAQ_HLEN6))
-			return -1;
-	}
+	if (maq_put_outer(ctx, s->hdr, &hop->next, sport, fib, (__u32)c))
+		return -1;
 
 	flen = hlen + MAQ_CELL_SIZE;
 	maq_stat(MAQ_STAT_CELLS_OUT);

@@ -210,6 +210,66 @@ static __always_inline __u64 maq_csum_words(const void *p, int n)
 	return sum;
 }
 
+/*
+ * Write the outer headers of a datagram from us to @to in front of the cell
+ * the frame holds at MAQ_HLEN4 or MAQ_HLEN6 (by @to's family), as the
+ * module's UDP socket would send it: source is the FIB's preferred source
+ * address and @sport, TTL 64, no DSCP, DF set, and a real UDP checksum in
+ * both families, completed from @sum, the one's complement sum of the cell
+ * (bpf_csum_diff(), csum_partial()).  @hdr: 64 bytes of scratch space.
+ */
+static __always_inline int maq_put_outer(struct xdp_md *ctx, void *hdr,
+					 const struct maq_underlay *to,
+					 __be16 sport,
+					 const struct bpf_fib_lookup *fib,
+					 __u64 sum)
+{
+	const __u16 ulen = sizeof(struct maq_udp) + MAQ_CELL_SIZE;
+	struct maq_hdr4 *p4 = hdr;
+	struct maq_hdr6 *p6 = hdr;
+
+	/* pseudo header length and protocol, and the UDP header itself */
+	sum += bpf_htons(MAQ_IPPROTO_UDP) + bpf_htons(ulen) + bpf_htons(ulen);
+	sum += sport + to->port;
+
+	__builtin_memset(hdr, 0, sizeof(struct maq_hdr6));
+	if (to->family == MAQ_AF_INET) {
+		__builtin_memcpy(p4->eth.dst, fib->dmac, 6);
+		__builtin_memcpy(p4->eth.src, fib->smac, 6);
+		p4->eth.proto = bpf_htons(MAQ_ETH_P_IP);
+		p4->ip.vihl = 0x45;
+		p4->ip.tot_len = bpf_htons(sizeof(p4->ip) + ulen);
+		p4->ip.frag = bpf_htons(MAQ_IP_DF);
+		p4->ip.ttl = MAQ_TTL;
+		p4->ip.proto = MAQ_IPPROTO_UDP;
+		p4->ip.saddr = fib->ipv4_src;
+		p4->ip.daddr = to->addr.v4;
+		p4->ip.csum = maq_csum_fold(maq_csum_words(&p4->ip, 10));
+		p4->udp.sport = sport;
+		p4->udp.dport = to->port;
+		p4->udp.len = bpf_htons(ulen);
+		sum += maq_csum_words(&p4->ip.saddr, 4);
+		p4->udp.csum = maq_csum_fold(sum) ?: 0xffff;
+		return bpf_xdp_store_bytes(ctx, 0, &p4->eth, MAQ_HLEN4) ? -1 : 0;
+	}
+
+	__builtin_memcpy(p6->eth.dst, fib->dmac, 6);
+	__builtin_memcpy(p6->eth.src, fib->smac, 6);
+	p6->eth.proto = bpf_htons(MAQ_ETH_P_IPV6);
+	p6->ip.vtcfl = bpf_htonl(0x60000000);
+	p6->ip.plen = bpf_htons(ulen);
+	p6->ip.nh = MAQ_IPPROTO_UDP;
+	p6->ip.hlim = MAQ_TTL;
+	__builtin_memcpy(p6->ip.saddr, fib->ipv6_src, 16);
+	__builtin_memcpy(p6->ip.daddr, to->addr.v6, 16);
+	p6->udp.sport = sport;
+	p6->udp.dport = to->port;
+	p6->udp.len = bpf_htons(ulen);
+	sum += maq_csum_words(p6->ip.saddr, 16);
+	p6->udp.csum = maq_csum_fold(sum) ?: 0xffff;
+	return bpf_xdp_store_bytes(ctx, 0, &p6->eth, MAQ_HLEN6) ? -1 : 0;
+}
+
 /* Transmit on the ingress device, or redirect to the FIB's egress. */
 static __always_inline int maq_xmit(struct xdp_md *ctx, __u32 ifindex,
 				    void *devmap)

@@ -265,22 +265,39 @@ out:
 	consume_skb(skb);
 }
 
+/* The tag of a sealed body checks out under @key; the body is untouched. */
+static bool maq_layer_check(const u8 *body, const u8 *tag,
+			    const u8 key[MAQ_KEY_LEN], u64 ctr)
+{
+	u8 b0[64], want[MAQ_TAG_LEN];
+	bool ok;
+
+	maq_layer_block0(b0, key, ctr);
+	maq_layer_tag(want, body, b0);
+	ok = maq_tag_equal(want, tag);
+	memzero_explicit(b0, sizeof(b0));
+	return ok;
+}
+
 /*
- * Relay and terminus, forward direction: replay check, open the layer with
- * the slot the phase names (or the control key), update the window, then
- * forward the cell (relay) or deliver its payload (terminus).
+ * Relay and terminus, forward direction, on the contiguous cell @cell (a
+ * relay's with MAQ_SHIFT bytes of headroom): replay check, open the layer
+ * with the slot the phase names (or the control key), update the window and
+ * the counters of @d.  The socket path below and the XDP kfunc (xdp.c) share
+ * it.
  *
- * This is also the shape of the XDP fast path (issue "XDP fast path"): a
- * kfunc taking a contiguous cell with MAQ_SHIFT bytes of headroom would do
- * the lookup, the steps up to maq_relay_fwd() and the window update here,
- * and hand back the peer; nothing in the table needs to change for it.
+ * Returns MAQ_RX_OK with *@out where the cell to send now starts (relay,
+ * MAQ_SHIFT bytes before @cell) or the opened cell (terminus); MAQ_RX_CTL
+ * when the cell opens with this hop's control key, decrypted in place if
+ * @ctl_open and untouched otherwise, with nothing counted yet; or the
+ * enum maquis_drop it was dropped for, counted.
  */
-static void maq_rx_fwd(struct maq_device *md, struct maq_circuit *c,
-		       struct maq_dir *d, struct sk_buff *skb, struct net *net)
+int maq_rx_fwd_cell(struct maq_device *md, struct maq_circuit *c,
+		    struct maq_dir *d, u8 *cell, bool ctl_open, u8 **out)
 {
 	const int fwd = MAQUIS_DIR_FWD;
 	struct maq_hop *h = &c->hops[0];
-	u8 *cell = skb->data, *out = NULL;
+	u8 *body = cell + MAQ_HDR_LEN, *tag = body + MAQ_BODY_LEN;
 	u64 seq = get_unaligned_be64(cell + MAQ_CID_LEN);
 	u64 ctr = seq & MAQ_SEQ_CTR_MASK;
 	int slot = maq_seq_slot(seq);
@@ -291,6 +308,7 @@ static void maq_rx_fwd(struct maq_device *md, struct maq_circuit *c,
 	u64 delta;
 	int why;
 
+	*out = NULL;
 	maq_note_init(&n);
 	spin_lock_bh(&d->lock);
 	ok = maq_replay_check(&d->replay, ctr);
@@ -301,42 +319,31 @@ static void maq_rx_fwd(struct maq_device *md, struct maq_circuit *c,
 	cid_out = c->cid_out[fwd];
 	spin_unlock_bh(&d->lock);
 	if (!ok) {
-		maq_dir_drop(md, c, d, MAQUIS_DROP_REPLAY);
+		why = MAQUIS_DROP_REPLAY;
 		goto drop;
 	}
 
-	if (c->role == MAQUIS_ROLE_RELAY) {
-		if (usable) {
-			__skb_push(skb, MAQ_SHIFT);
-			out = maq_relay_fwd(cell, key, seq, cid_out, delta);
-			if (!out)
-				__skb_pull(skb, MAQ_SHIFT);
-		}
-	} else if (usable &&
-		   !maq_layer_open(cell + MAQ_HDR_LEN,
-				   cell + MAQ_HDR_LEN + MAQ_BODY_LEN, key, ctr,
-				   NULL)) {
-		out = cell;
-	}
+	if (usable && c->role == MAQUIS_ROLE_RELAY)
+		*out = maq_relay_fwd(cell, key, seq, cid_out, delta);
+	else if (usable && !maq_layer_open(body, tag, key, ctr, NULL))
+		*out = cell;
 	memzero_explicit(key, sizeof(key));
 
-	if (!out) {
+	if (!*out) {
 		/* Not data: control addressed to this hop, or tampered. */
-		ok = !maq_layer_open(cell + MAQ_HDR_LEN,
-				     cell + MAQ_HDR_LEN + MAQ_BODY_LEN, ctl_key,
-				     ctr, NULL);
+		if (ctl_open)
+			ok = !maq_layer_open(body, tag, ctl_key, ctr, NULL);
+		else
+			ok = maq_layer_check(body, tag, ctl_key, ctr);
 		memzero_explicit(ctl_key, sizeof(ctl_key));
-		if (ok) {
-			maq_cell_ctl_here(md, c, d, skb, ctr);
-			return;
-		}
-		maq_dir_drop(md, c, d, usable ? MAQUIS_DROP_BAD_TAG :
-						MAQUIS_DROP_KEY_LIMIT);
+		if (ok)
+			return MAQ_RX_CTL;
+		why = usable ? MAQUIS_DROP_BAD_TAG : MAQUIS_DROP_KEY_LIMIT;
 		goto drop;
 	}
 
 	memzero_explicit(ctl_key, sizeof(ctl_key));
-	why = -1;
+	why = MAQ_RX_OK;
 	spin_lock_bh(&d->lock);
 	if (!maq_replay_update(&d->replay, ctr)) {
 		why = MAQUIS_DROP_REPLAY;
@@ -350,36 +357,57 @@ static void maq_rx_fwd(struct maq_device *md, struct maq_circuit *c,
 	}
 	spin_unlock_bh(&d->lock);
 	maq_note_send(md, c, &n);
-	if (why >= 0) {
-		maq_dir_drop(md, c, d, why);
-		goto drop;
-	}
-
-	if (c->role == MAQUIS_ROLE_TERMINUS) {
-		maq_cell_deliver(md, c, d, skb, cell + MAQ_HDR_LEN, net);
-		return;
-	}
-	__skb_trim(skb, MAQ_CELL_SIZE);
-	maq_cell_out(md, c, d, skb, fwd);
-	return;
+	if (why == MAQ_RX_OK)
+		return MAQ_RX_OK;
 
 drop:
 	memzero_explicit(key, sizeof(key));
 	memzero_explicit(ctl_key, sizeof(ctl_key));
-	kfree_skb(skb);
+	maq_dir_drop(md, c, d, why);
+	return why;
+}
+
+/* Relay and terminus, forward direction: forward or deliver the cell. */
+static void maq_rx_fwd(struct maq_device *md, struct maq_circuit *c,
+		       struct maq_dir *d, struct sk_buff *skb, struct net *net)
+{
+	u8 *out;
+
+	switch (maq_rx_fwd_cell(md, c, d, skb->data, true, &out)) {
+	case MAQ_RX_OK:
+		break;
+	case MAQ_RX_CTL:
+		maq_cell_ctl_here(md, c, d, skb,
+				  get_unaligned_be64(skb->data + MAQ_CID_LEN) &
+				  MAQ_SEQ_CTR_MASK);
+		return;
+	default:
+		kfree_skb(skb);
+		return;
+	}
+
+	if (c->role == MAQUIS_ROLE_TERMINUS) {
+		maq_cell_deliver(md, c, d, skb, out + MAQ_HDR_LEN, net);
+		return;
+	}
+	__skb_push(skb, skb->data - out);
+	__skb_trim(skb, MAQ_CELL_SIZE);
+	maq_cell_out(md, c, d, skb, MAQUIS_DIR_FWD);
 }
 
 /*
- * Relay, backward direction: nothing to verify (the origin does); drop the
- * first 16 bytes, wrap in this hop's layer, relabel, send to the previous
- * hop.
+ * Relay, backward direction, on the contiguous cell @cell with MAQ_SHIFT
+ * bytes of tailroom: nothing to verify (the origin does); drop the first 16
+ * bytes, wrap in this hop's layer, relabel.  Returns MAQ_RX_OK with *@out
+ * where the cell to send now starts (MAQ_SHIFT bytes after @cell), or the
+ * enum maquis_drop it was dropped for, counted.  Shared with xdp.c.
  */
-static void maq_rx_relay_back(struct maq_device *md, struct maq_circuit *c,
-			      struct maq_dir *d, struct sk_buff *skb)
+int maq_rx_back_cell(struct maq_device *md, struct maq_circuit *c,
+		     struct maq_dir *d, u8 *cell, u8 **out)
 {
 	const int back = MAQUIS_DIR_BACK;
 	struct maq_hop *h = &c->hops[0];
-	u64 seq = get_unaligned_be64(skb->data + MAQ_CID_LEN);
+	u64 seq = get_unaligned_be64(cell + MAQ_CID_LEN);
 	int slot = maq_seq_slot(seq);
 	u8 key[MAQ_KEY_LEN];
 	struct maq_note n;
@@ -401,15 +429,27 @@ static void maq_rx_relay_back(struct maq_device *md, struct maq_circuit *c,
 	maq_note_send(md, c, &n);
 	if (!ok) {
 		maq_dir_drop(md, c, d, MAQUIS_DROP_KEY_LIMIT);
+		return MAQUIS_DROP_KEY_LIMIT;
+	}
+
+	*out = maq_relay_back(cell, key, cid_out, maq_seq_next(seq, delta));
+	memzero_explicit(key, sizeof(key));
+	return MAQ_RX_OK;
+}
+
+/* Relay, backward direction: wrap and send to the previous hop. */
+static void maq_rx_relay_back(struct maq_device *md, struct maq_circuit *c,
+			      struct maq_dir *d, struct sk_buff *skb)
+{
+	u8 *out;
+
+	__skb_put(skb, MAQ_SHIFT);
+	if (maq_rx_back_cell(md, c, d, skb->data, &out) != MAQ_RX_OK) {
 		kfree_skb(skb);
 		return;
 	}
-
-	__skb_put(skb, MAQ_SHIFT);
-	maq_relay_back(skb->data, key, cid_out, maq_seq_next(seq, delta));
-	memzero_explicit(key, sizeof(key));
-	__skb_pull(skb, MAQ_SHIFT);
-	maq_cell_out(md, c, d, skb, back);
+	__skb_pull(skb, out - skb->data);
+	maq_cell_out(md, c, d, skb, MAQUIS_DIR_BACK);
 }
 
 /* Scratch for opening a backward control cell at the origin. */

@@ -14,6 +14,7 @@
 #include "crypto.h"
 #include "device.h"
 #include "netlink.h"
+#include "xdp.h"
 
 static int __init maq_mod_init(void)
 {
@@ -34,6 +35,7 @@ static int __init maq_mod_init(void)
 	ret = maq_device_init();
 	if (ret)
 		goto err_uninit_nl;
+	maq_xdp_init();
 	return 0;
 
 err_uninit_nl:
