@@ -53,23 +53,9 @@ NSP=mqc$$-
 CHAIN_PID=
 
 ksft=$("$top/kmod/fetch-kernel.sh" source 2>/dev/null)/tools/testing/selftests
-if [[ -r $ksft/kselftest/ktap_helpers.sh ]]; then
-	# shellcheck source=/dev/null
-	. "$ksft/kselftest/ktap_helpers.sh"
-else
-	KTAP_TESTNO=1 KTAP_CNT_PASS=0 KTAP_CNT_FAIL=0 KTAP_CNT_SKIP=0
-	ktap_print_header() { echo "TAP version 13"; }
-	ktap_print_msg() { echo "#" "$@"; }
-	ktap_set_plan() { KSFT_NUM_TESTS=$1; echo "1..$1"; }
-	ktap_test_pass() { echo "ok $KTAP_TESTNO $1"; KTAP_TESTNO=$((KTAP_TESTNO + 1)); KTAP_CNT_PASS=$((KTAP_CNT_PASS + 1)); }
-	ktap_test_fail() { echo "not ok $KTAP_TESTNO $1"; KTAP_TESTNO=$((KTAP_TESTNO + 1)); KTAP_CNT_FAIL=$((KTAP_CNT_FAIL + 1)); }
-	ktap_test_skip() { echo "ok $KTAP_TESTNO $1 # SKIP"; KTAP_TESTNO=$((KTAP_TESTNO + 1)); KTAP_CNT_SKIP=$((KTAP_CNT_SKIP + 1)); }
-	ktap_finished() {
-		echo "# Totals: pass:$KTAP_CNT_PASS fail:$KTAP_CNT_FAIL xfail:0 xpass:0 skip:$KTAP_CNT_SKIP error:0"
-		((KTAP_CNT_PASS + KTAP_CNT_SKIP == KSFT_NUM_TESTS)) && exit 0
-		exit 1
-	}
-fi
+# The kernel's KTAP helpers; the build fetched linux-source-6.12 already.
+# shellcheck source=/dev/null
+. "$ksft/kselftest/ktap_helpers.sh" || { echo "Bail out! no ktap_helpers.sh"; exit 1; }
 
 log() { echo "# $*"; }
 logs() { local l; while read -r l; do log "$l"; done <<<"$1"; }
