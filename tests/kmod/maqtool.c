@@ -40,9 +40,9 @@
 
 #include <maquis/wire.h>
 #include "../../daemon/nl.h"
+#include "../lib/plan.h"
 
 #define SEQ_MASK	((1ULL << 63) - 1)
-#define BASE_LIMIT	(1ULL << 61)
 #define MAX_NODES	(MAQUIS_MAX_HOPS + 1)
 #define MAX_FRAMES	64
 #define FRAME_MAX	65536
@@ -266,16 +266,6 @@ static void parse_node(const char *arg, struct node *n, bool in, bool out)
 	free(s);
 }
 
-static uint32_t rand_cid(void)
-{
-	uint32_t c;
-
-	do
-		c = randombytes_random();
-	while (!c);
-	return c;
-}
-
 static void node_addr(const struct node *n, const char *a,
 		      union maq_sockaddr *sa)
 {
@@ -317,9 +307,7 @@ static int cmd_install(int argc, char **argv)
 	int nnodes = 1, nhops, i, k, opt;
 	bool have_origin = false, have_term = false;
 	uint32_t id = 1, lifetime = 3600;
-	struct maq_hop hops[MAQUIS_MAX_HOPS];
-	uint64_t fbase[MAQUIS_MAX_HOPS], bbase[MAQUIS_MAX_HOPS];
-	uint32_t fcid[MAQUIS_MAX_HOPS], bcid[MAQUIS_MAX_HOPS];
+	struct maq_plan plan;
 	struct node term;
 	struct maq_circuit *c;
 	char buf[128];
@@ -379,89 +367,40 @@ static int cmd_install(int argc, char **argv)
 		enter_ns(NULL);
 	}
 
-	/* Hop i (0-based) is node i + 1; link l joins nodes l and l + 1. */
-	memset(hops, 0, sizeof(hops));
-	for (i = 0; i < nhops; i++) {
-		hops[i].index = (uint8_t)i;
-		hops[i].has = MAQ_HOP_ALL;
-		randombytes_buf(hops[i].fwd_key, MAQUIS_KEY_LEN);
-		randombytes_buf(hops[i].back_key, MAQUIS_KEY_LEN);
-		randombytes_buf(hops[i].fwd_ctl_key, MAQUIS_KEY_LEN);
-		randombytes_buf(hops[i].back_ctl_key, MAQUIS_KEY_LEN);
-		randombytes_buf(&fbase[i], sizeof(fbase[i]));
-		randombytes_buf(&bbase[i], sizeof(bbase[i]));
-		fbase[i] %= BASE_LIMIT;
-		bbase[i] %= BASE_LIMIT;
-		fcid[i] = rand_cid();
-		bcid[i] = rand_cid();
-	}
-
+	maq_plan_init(&plan, id, lifetime, nhops);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		die("out of memory");
 
 	/* Terminus first, then relays backwards, origin last. */
-	memset(c, 0, sizeof(*c));
-	c->id = id;
-	c->role = MAQUIS_ROLE_TERMINUS;
-	c->lifetime = lifetime;
-	c->fwd_cid_in = fcid[nhops - 1];
-	c->back_cid_out = bcid[nhops - 1];
+	maq_plan_part(&plan, nhops, c);
 	node_addr(&nodes[nhops - 1], nodes[nhops - 1].out, &c->prev);
-	c->n_hops = 1;
-	c->hops[0] = hops[nhops - 1];
-	c->hops[0].index = 0;
-	c->hops[0].has = MAQ_HOP_KEYS | MAQ_HOP_BACK_SEQ;
-	c->hops[0].back_seq = bbase[nhops - 1];
 	memcpy(c->routes, back, sizeof(back[0]) * nback);
 	c->n_routes = nback;
 	install_one(&nodes[nhops], c, "terminus");
 
 	for (k = nhops - 1; k >= 1; k--) {
-		memset(c, 0, sizeof(*c));
-		c->id = id;
-		c->role = MAQUIS_ROLE_RELAY;
-		c->lifetime = lifetime;
-		c->fwd_cid_in = fcid[k - 1];
-		c->fwd_cid_out = fcid[k];
-		c->back_cid_in = bcid[k];
-		c->back_cid_out = bcid[k - 1];
+		maq_plan_part(&plan, k, c);
 		node_addr(&nodes[k + 1], nodes[k + 1].in, &c->next);
 		node_addr(&nodes[k - 1], nodes[k - 1].out, &c->prev);
-		c->n_hops = 1;
-		c->hops[0] = hops[k - 1];
-		c->hops[0].index = 0;
-		c->hops[0].fwd_seq = (fbase[k] - fbase[k - 1]) & SEQ_MASK;
-		c->hops[0].back_seq = (bbase[k - 1] - bbase[k]) & SEQ_MASK;
 		snprintf(buf, sizeof(buf), "relay %d", k);
 		install_one(&nodes[k], c, buf);
 	}
 
-	memset(c, 0, sizeof(*c));
-	c->id = id;
-	c->role = MAQUIS_ROLE_ORIGIN;
-	c->lifetime = lifetime;
-	c->fwd_cid_out = fcid[0];
-	c->back_cid_in = bcid[0];
+	maq_plan_part(&plan, 0, c);
 	node_addr(&nodes[1], nodes[1].in, &c->next);
-	c->n_hops = nhops;
-	for (i = 0; i < nhops; i++) {
-		c->hops[i] = hops[i];
-		c->hops[i].fwd_seq = fbase[i];
-		c->hops[i].back_seq = bbase[i];
-	}
 	memcpy(c->routes, routes, sizeof(routes[0]) * nroutes);
 	c->n_routes = nroutes;
 	install_one(&nodes[0], c, "origin");
 
-	sodium_memzero(hops, sizeof(hops));
 	sodium_memzero(c, sizeof(*c));
 	free(c);
 
 	printf("id=%u\nhops=%d\n", id, nhops);
 	for (i = 0; i < nhops; i++)
 		printf("link%d.fwd-cid=%u\nlink%d.back-cid=%u\n",
-		       i, fcid[i], i, bcid[i]);
+		       i, plan.fcid[i], i, plan.bcid[i]);
+	maq_plan_wipe(&plan);
 	return 0;
 }
 

@@ -60,10 +60,10 @@
 #include "../../../daemon/crypto.h"
 #include "../../../daemon/endpoint.h"
 #include "../../../daemon/xdp.h"
+#include "../../lib/plan.h"
 
 #define MAX_NODES	(MAQ_MAX_HOPS + 1)
 #define MAX_DEVS	4
-#define BASE_LIMIT	(1ULL << 61)
 #define FRAME_MAX	2048
 
 static const char *prog = "maqchain";
@@ -175,16 +175,6 @@ static void parse_node(const char *arg, struct node *n, bool relay, bool in,
 			snprintf(n->out, sizeof(n->out), "%s", f[2]);
 	}
 	free(s);
-}
-
-static uint32_t rand_cid(void)
-{
-	uint32_t c;
-
-	do
-		c = randombytes_random();
-	while (!c);
-	return c;
 }
 
 static void addr_of(const char *a, uint16_t port, union maq_sockaddr *sa)
@@ -380,9 +370,7 @@ static int cmd_up(int argc, char **argv)
 	bool have_origin = false, have_term = false;
 	uint32_t id = 1, lifetime = 3600;
 	uint16_t port = MAQ_DEFAULT_PORT;
-	struct maq_hop hops[MAQ_MAX_HOPS];
-	uint64_t fbase[MAQ_MAX_HOPS], bbase[MAQ_MAX_HOPS];
-	uint32_t fcid[MAQ_MAX_HOPS], bcid[MAQ_MAX_HOPS];
+	struct maq_plan plan;
 	int nnodes = 1, nhops, i, k, opt, status;
 	struct maq_circuit *c;
 	struct sigaction sa;
@@ -442,46 +430,16 @@ static int cmd_up(int argc, char **argv)
 	if (mkdir(root, 0700) && errno != EEXIST)
 		die("%s: %s", root, strerror(errno));
 
-	/* Hop i (0-based) is node i + 1; link l joins nodes l and l + 1. */
-	memset(hops, 0, sizeof(hops));
-	for (i = 0; i < nhops; i++) {
-		hops[i].index = (uint8_t)i;
-		hops[i].has = MAQ_HOP_ALL;
-		randombytes_buf(hops[i].fwd_key, MAQ_KEY_LEN);
-		randombytes_buf(hops[i].back_key, MAQ_KEY_LEN);
-		randombytes_buf(hops[i].fwd_ctl_key, MAQ_KEY_LEN);
-		randombytes_buf(hops[i].back_ctl_key, MAQ_KEY_LEN);
-		randombytes_buf(&fbase[i], sizeof(fbase[i]));
-		randombytes_buf(&bbase[i], sizeof(bbase[i]));
-		fbase[i] %= BASE_LIMIT;
-		bbase[i] %= BASE_LIMIT;
-		fcid[i] = rand_cid();
-		do
-			bcid[i] = rand_cid();
-		while (bcid[i] == fcid[i] || (i && bcid[i] == fcid[i - 1]));
-	}
-
+	maq_plan_init(&plan, id, lifetime, nhops);
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		die("out of memory");
 
 	/* Relays, backwards as maqtool does (a daemon would, after CREATED). */
 	for (k = nhops - 1; k >= 1; k--) {
-		memset(c, 0, sizeof(*c));
-		c->id = id;
-		c->role = MAQUIS_ROLE_RELAY;
-		c->lifetime = lifetime;
-		c->fwd_cid_in = fcid[k - 1];
-		c->fwd_cid_out = fcid[k];
-		c->back_cid_in = bcid[k];
-		c->back_cid_out = bcid[k - 1];
+		maq_plan_part(&plan, k, c);
 		addr_of(nodes[k + 1].in, port, &c->next);
 		addr_of(nodes[k - 1].out, port, &c->prev);
-		c->n_hops = 1;
-		c->hops[0] = hops[k - 1];
-		c->hops[0].index = 0;
-		c->hops[0].fwd_seq = (fbase[k] - fbase[k - 1]) & MAQ_SEQ_CTR_MASK;
-		c->hops[0].back_seq = (bbase[k - 1] - bbase[k]) & MAQ_SEQ_CTR_MASK;
 		install_relay(&nodes[k], c, root, port, mode, k);
 		maq_circuit_wipe(c);
 	}
@@ -491,41 +449,18 @@ static int cmd_up(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
-	memset(c, 0, sizeof(*c));
-	c->id = id;
-	c->role = MAQUIS_ROLE_TERMINUS;
-	c->lifetime = lifetime;
-	c->fwd_cid_in = fcid[nhops - 1];
-	c->back_cid_out = bcid[nhops - 1];
+	maq_plan_part(&plan, nhops, c);
 	addr_of(nodes[nhops - 1].out, port, &c->prev);
-	c->n_hops = 1;
-	c->hops[0] = hops[nhops - 1];
-	c->hops[0].index = 0;
-	c->hops[0].has = MAQ_HOP_KEYS | MAQ_HOP_BACK_SEQ;
-	c->hops[0].fwd_seq = 0;
-	c->hops[0].back_seq = bbase[nhops - 1];
 	memcpy(c->routes, back, sizeof(back[0]) * nback);
 	c->n_routes = nback;
 	pt = spawn_endpoint(&nodes[nhops], c, port, dir, "terminus");
 
-	memset(c, 0, sizeof(*c));
-	c->id = id;
-	c->role = MAQUIS_ROLE_ORIGIN;
-	c->lifetime = lifetime;
-	c->fwd_cid_out = fcid[0];
-	c->back_cid_in = bcid[0];
+	maq_plan_part(&plan, 0, c);
 	addr_of(nodes[1].in, port, &c->next);
-	c->n_hops = nhops;
-	for (i = 0; i < nhops; i++) {
-		c->hops[i] = hops[i];
-		c->hops[i].fwd_seq = fbase[i];
-		c->hops[i].back_seq = bbase[i];
-	}
 	memcpy(c->routes, routes, sizeof(routes[0]) * nroutes);
 	c->n_routes = nroutes;
 	po = spawn_endpoint(&nodes[0], c, port, dir, "origin");
 
-	sodium_memzero(hops, sizeof(hops));
 	sodium_memzero(c, sizeof(*c));
 	free(c);
 
@@ -535,7 +470,8 @@ static int cmd_up(int argc, char **argv)
 	for (i = 0; i < nhops; i++)
 		off += snprintf(text + off, sizeof(text) - off,
 				"link%d.fwd-cid=%u\nlink%d.back-cid=%u\n",
-				i, fcid[i], i, bcid[i]);
+				i, plan.fcid[i], i, plan.bcid[i]);
+	maq_plan_wipe(&plan);
 	fputs(text, stdout);
 	fflush(stdout);
 	write_file(dir, "ready", text);
