@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Filled in by its owner; see ipc.h. */
+#include "ipc.h"

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A daemon's view of the network (docs/PROTOCOL.md sections 8 and 10): the
+ * descriptors it holds, what gossip exchanges of them, and path selection
+ * with the diversity rules.  No I/O and no clock of its own (the caller
+ * passes @now, seconds since the epoch), so every rule is unit-tested.
+ *
+ * Each daemon's view is its own; nothing here trusts any other daemon's
+ * opinion beyond the signatures on the descriptors.
+ */
+#ifndef _MAQUIS_DAEMON_VIEW_H
+#define _MAQUIS_DAEMON_VIEW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "descriptor.h"
+
+/* Descriptors one view holds at most; more are refused (counted). */
+#define MAQ_VIEW_MAX		4096
+
+/* One descriptor held. */
+struct maq_relay {
+	struct maq_desc d;
+	u8 raw[MAQ_DESC_LEN];		/* as signed, for gossip */
+	u64 received;			/* when this version arrived */
+};
+
+struct maq_view {
+	struct maq_relay *relay;	/* sorted by maq_digest_id(identity) */
+	size_t n, cap;
+	u8 self[MAQ_ID_PK_LEN];		/* never picked for a path */
+	/* offers refused, by enum maq_desc_err (index 0 unused) */
+	u64 rejected[MAQ_DESC_N_ERRS];
+	u64 accepted;			/* new identities */
+	u64 updated;			/* newer descriptor of one we had */
+	u64 stale;			/* same or older than the one we had */
+	u64 full;			/* refused: MAQ_VIEW_MAX reached */
+	u64 expired;			/* dropped by maq_view_expire() */
+};
+
+void maq_view_init(struct maq_view *v, const u8 self[MAQ_ID_PK_LEN]);
+void maq_view_free(struct maq_view *v);
+
+/*
+ * Offer a descriptor (as received, @len bytes) at time @now.  Decodes and
+ * verifies it (maq_desc_decode); a valid one replaces what the view holds
+ * for its identity only when its `published` is later.  Returns
+ * MAQ_DESC_OK for any valid descriptor (*changed says whether the view
+ * took it), or the reason it was refused (counted in rejected[]).  A view
+ * that is full refuses new identities with MAQ_DESC_OK, *changed false,
+ * and counts them in full.  @changed may be NULL.
+ */
+enum maq_desc_err maq_view_offer(struct maq_view *v, const u8 *raw,
+				 size_t len, u64 now, bool *changed);
+
+/* Drop every descriptor with now >= expires; returns how many. */
+size_t maq_view_expire(struct maq_view *v, u64 now);
+
+const struct maq_relay *maq_view_find(const struct maq_view *v,
+				      const u8 id[MAQ_ID_PK_LEN]);
+
+/*
+ * Find by what a user types: the base64 of the identity, or a hex prefix
+ * of it of at least 8 digits.  NULL with errno ENOENT (no match), EINVAL
+ * (neither form) or EEXIST (a prefix that matches several).
+ */
+const struct maq_relay *maq_view_lookup(const struct maq_view *v,
+					const char *name);
+
+/*
+ * The relay whose descriptor announces an inner prefix containing @dst
+ * (longest prefix first, then the newest); NULL when none does.
+ */
+const struct maq_relay *maq_view_serving(const struct maq_view *v,
+					 const struct maq_prefix *dst);
+
+/* --- gossip ------------------------------------------------------------ */
+
+/*
+ * GOSSIP digest cells covering the whole view: ranges of at most
+ * MAQ_DIGEST_MAX entries that together cover [0, 2^64 - 1], each cell
+ * with @handle.  Writes at most @max cells; returns how many were needed
+ * (> @max: the caller's array was too small and only @max were written).
+ * An empty view gives one cell with an empty digest of the whole range.
+ */
+unsigned int maq_view_digests(const struct maq_view *v,
+			      u8 (*cells)[MAQ_CELL_SIZE], unsigned int max,
+			      u32 handle);
+
+/*
+ * What to push back for a received digest @g (kind MAQ_GOSSIP_DIGEST): the
+ * descriptors we hold in [g->lo, g->hi] that the digest lacks or lists with
+ * an older `published`.  Up to @max pointers into the view (valid until it
+ * changes); returns how many there are in all (may exceed @max).
+ */
+unsigned int maq_view_answer(const struct maq_view *v,
+			     const struct maq_gossip *g,
+			     const struct maq_relay **out, unsigned int max);
+
+/* True when @g lists an identity we lack or a newer descriptor than ours,
+ * i.e. we should send our own digest of [g->lo, g->hi] back so the peer
+ * pushes them (the pull half of push-pull).
+ */
+bool maq_view_behind(const struct maq_view *v, const struct maq_gossip *g);
+
+/* Up to @n distinct relays (flag relay, not self, not expired at @now)
+ * chosen uniformly at random for gossip; returns how many.
+ */
+unsigned int maq_view_sample(const struct maq_view *v, u64 now,
+			     const struct maq_relay **out, unsigned int n);
+
+/* --- path selection (PROTOCOL 10) ------------------------------------ */
+
+struct maq_path_req {
+	unsigned int n_relays;		/* relays before the terminus, >= 1 */
+	const struct maq_relay *terminus; /* required: the last hop */
+	const struct maq_relay *via[MAQ_MAX_HOPS]; /* forced, in order */
+	unsigned int n_via;		/* <= n_relays; the first hops */
+	const struct maq_desc *self;	/* our own descriptor, or NULL */
+	u64 now;
+};
+
+/*
+ * Pick relays for hops 1..n_relays: the @via relays first, in order, then
+ * random relays (flag relay, not expired at now, not self, not the
+ * terminus), weighted by bandwidth, such that no two of the hops, the
+ * terminus and @self are maq_desc_related().  @out gets n_relays + 1
+ * entries, the terminus last.  0, or -errno with a message in @err naming
+ * the problem: -EINVAL (bad request, a via relay related to another hop or
+ * not a relay), -ENOENT (not enough eligible relays: "need N relays, M
+ * eligible").
+ */
+int maq_view_path(const struct maq_view *v, const struct maq_path_req *req,
+		  const struct maq_relay **out, char *err, size_t errlen);
+
+#endif /* _MAQUIS_DAEMON_VIEW_H */
