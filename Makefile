@@ -18,7 +18,7 @@ DEBIAN_DEPS := make gcc gcc-12 libc6-dev clang llvm lld bpftool dwarves \
 PREFIX	?= /usr/local
 DESTDIR	?=
 
-.PHONY: all deps module bpf userspace check demo bench install clean
+.PHONY: all deps module bpf userspace check demo bench fuzz install clean
 
 all: module bpf userspace
 
@@ -51,6 +51,10 @@ demo: all
 
 bench: all
 	$(TOP)/tests/bench/run.sh
+
+# The long libFuzzer run over every parser (make check runs a bounded one).
+fuzz: userspace
+	$(MAKE) -C tests/fuzz fuzz
 
 VERSION	:= 0.1
 DKMS_SRC := $(DESTDIR)/usr/src/maquis-$(VERSION)
