@@ -24,6 +24,10 @@ enum conf_key {
 	K_FAMILY,
 	K_KEY_DIR,
 	K_LOG_LEVEL,
+	K_INTERFACE,
+	K_ADDRESS,
+	K_CONTROL,
+	K_CIRCUIT,
 	K_N,
 };
 
@@ -152,7 +156,7 @@ static int set_hops(struct maq_config *c, const char *v, char *buf,
 		    size_t len)
 {
 	uint64_t x;
-	int ret = parse_uint(v, 1, MAQ_MAX_HOPS, &x, buf, len);
+	int ret = parse_uint(v, 1, MAQ_MAX_HOPS - 1, &x, buf, len);
 
 	if (!ret)
 		c->hops = (unsigned int)x;
@@ -181,6 +185,56 @@ static int set_key_dir(struct maq_config *c, const char *v, char *buf,
 	if (strlen(v) >= sizeof(c->key_dir))
 		return why(buf, len, -ENAMETOOLONG, "path too long");
 	strcpy(c->key_dir, v);
+	return 0;
+}
+
+static int set_interface(struct maq_config *c, const char *v, char *buf,
+			 size_t len)
+{
+	const char *p;
+
+	/* what the kernel takes as a device name (dev_valid_name) */
+	if (strlen(v) >= sizeof(c->interface) || !strcmp(v, ".") ||
+	    !strcmp(v, ".."))
+		return why(buf, len, -EINVAL, "'%s' is not a device name", v);
+	for (p = v; *p; p++)
+		if (*p == '/' || *p == ':' || *p <= ' ' || *p == 0x7f)
+			return why(buf, len, -EINVAL,
+				   "'%s' is not a device name", v);
+	strcpy(c->interface, v);
+	return 0;
+}
+
+static int set_address(struct maq_config *c, const char *v, char *buf,
+		       size_t len)
+{
+	if (maq_prefix_parse(v, &c->address))
+		return why(buf, len, -EINVAL,
+			   "'%s' is not an address or prefix", v);
+	return 0;
+}
+
+static int set_control(struct maq_config *c, const char *v, char *buf,
+		       size_t len)
+{
+	/* sun_path is 108 bytes with its NUL */
+	if (v[0] != '/' || strlen(v) >= sizeof(c->control))
+		return why(buf, len, -EINVAL,
+			   "'%s' is not an absolute path of at most %zu bytes",
+			   v, sizeof(c->control) - 1);
+	strcpy(c->control, v);
+	return 0;
+}
+
+static int set_circuit(struct maq_config *c, const char *v, char *buf,
+		       size_t len)
+{
+	if (strlen(v) >= sizeof(c->circuit[0]))
+		return why(buf, len, -ENAMETOOLONG, "'%s' is too long", v);
+	if (c->n_circuit >= MAQ_CONF_MAX_CIRCUIT)
+		return why(buf, len, -E2BIG, "more than %u given",
+			   MAQ_CONF_MAX_CIRCUIT);
+	strcpy(c->circuit[c->n_circuit++], v);
 	return 0;
 }
 
@@ -228,6 +282,10 @@ static const struct conf_keydef keys[K_N] = {
 	[K_FAMILY]	= { "family", false, set_family },
 	[K_KEY_DIR]	= { "key-dir", false, set_key_dir },
 	[K_LOG_LEVEL]	= { "log-level", false, set_log_level },
+	[K_INTERFACE]	= { "interface", false, set_interface },
+	[K_ADDRESS]	= { "address", false, set_address },
+	[K_CONTROL]	= { "control", false, set_control },
+	[K_CIRCUIT]	= { "circuit", true, set_circuit },
 };
 
 void maq_config_init(struct maq_config *c)
@@ -239,6 +297,8 @@ void maq_config_init(struct maq_config *c)
 	c->hops = MAQ_CONF_DEFAULT_HOPS;
 	strcpy(c->key_dir, MAQ_CONF_DEFAULT_KEY_DIR);
 	c->log_level = MAQ_LOG_INFO;
+	strcpy(c->interface, MAQ_CONF_DEFAULT_INTERFACE);
+	strcpy(c->control, MAQ_CONF_DEFAULT_CONTROL);
 }
 
 /* Where a setting came from, to word messages and catch repeats. */
@@ -327,6 +387,8 @@ static int conf_apply(struct maq_config *c, struct conf_src *src, char *s,
 			c->n_listen = 0;
 		else if (k == K_BOOTSTRAP)
 			c->n_bootstrap = 0;
+		else if (k == K_CIRCUIT)
+			c->n_circuit = 0;
 	}
 	ret = keys[k].set(c, val, buf, sizeof(buf));
 	if (ret)

@@ -9,10 +9,15 @@
  *   role       = relay | client
  *   bandwidth  = kB/s shared as a relay (1..4294967295)
  *   lifetime   = circuit lifetime in seconds (1..86400)
- *   hops       = circuit length (1..8)
+ *   hops       = relays a circuit crosses before its terminus (1..7)
  *   family     = 64 hex digits: the operator's family id
  *   key-dir    = directory of identity.key and onion keys
  *   log-level  = error | warn | info | debug
+ *   interface  = the maquis device (created when missing)
+ *   address    = this host's inner prefix on it (announced; circuits to it
+ *                end here)
+ *   control    = path of the control socket
+ *   circuit    = a destination to keep a circuit to (repeatable)
  *
  * Addresses are "192.0.2.1:7720", "[2001:db8::1]:7720", or without the
  * port (MAQ_DEFAULT_PORT).  A key given twice in one file is an error;
@@ -37,6 +42,7 @@
 #define MAQ_CONF_MAX_BOOTSTRAP	64
 #define MAQ_CONF_MAX_LINE	4096
 #define MAQ_CONF_FAMILY_LEN	32
+#define MAQ_CONF_MAX_CIRCUIT	16
 
 enum maq_conf_role {
 	MAQ_CONF_CLIENT,
@@ -62,14 +68,23 @@ struct maq_config {
 	uint8_t family[MAQ_CONF_FAMILY_LEN];	/* zero: none */
 	char key_dir[PATH_MAX];
 	enum maq_log_level log_level;
+	char interface[16];		/* IFNAMSIZ */
+	struct maq_prefix address;	/* family 0: none */
+	char control[108];		/* sun_path */
+	char circuit[MAQ_CONF_MAX_CIRCUIT][256];
+	unsigned int n_circuit;
 };
 
 #define MAQ_CONF_DEFAULT_KEY_DIR	"/var/lib/maquis"
 #define MAQ_CONF_DEFAULT_BANDWIDTH	1000
 #define MAQ_CONF_DEFAULT_LIFETIME	600
 #define MAQ_CONF_DEFAULT_HOPS		3
+#define MAQ_CONF_DEFAULT_INTERFACE	"maq0"
+#define MAQ_CONF_DEFAULT_CONTROL	"/run/maquis/maquisd.sock"
 
-/* Defaults: client, no listen or bootstrap, the values above, info. */
+/* Defaults: client, no listen, bootstrap, address or circuit, the values
+ * above, info.
+ */
 void maq_config_init(struct maq_config *c);
 
 /* Read @path into @c (on top of what @c holds, normally the defaults).

@@ -41,6 +41,10 @@ TEST(defaults)
 	EXPECT_EQ(MAQ_CONF_DEFAULT_LIFETIME, c.lifetime);
 	EXPECT_EQ(MAQ_CONF_DEFAULT_HOPS, c.hops);
 	EXPECT_STREQ(MAQ_CONF_DEFAULT_KEY_DIR, c.key_dir);
+	EXPECT_STREQ(MAQ_CONF_DEFAULT_INTERFACE, c.interface);
+	EXPECT_STREQ(MAQ_CONF_DEFAULT_CONTROL, c.control);
+	EXPECT_EQ(0, c.address.family);
+	EXPECT_EQ(0, c.n_circuit);
 	EXPECT_EQ(MAQ_LOG_INFO, c.log_level);
 	EXPECT_STREQ("info", maq_log_level_name(c.log_level));
 	EXPECT_STREQ("client", maq_conf_role_name(c.role));
@@ -62,9 +66,14 @@ TEST(every_key)
 		"bootstrap = 2001:db8::3\n"
 		"bandwidth = 4294967295\n"
 		"lifetime = 86400\n"
-		"hops = 8\n"
+		"hops = 7\n"
 		"family = " FAMILY_HEX "\n"
 		"key-dir = /etc/maquis/keys#1\n"
+		"interface = maq-test1\n"
+		"address = 172.31.0.1/32\n"
+		"control = /run/maquis/r1.sock\n"
+		"circuit = 172.31.0.2\n"
+		"circuit = fd31::/64\n"
 		"log-level = debug";		/* no final newline */
 	struct maq_config c;
 	char err[512];
@@ -91,13 +100,21 @@ TEST(every_key)
 	EXPECT_EQ(htons(MAQ_DEFAULT_PORT), c.bootstrap[2].in6.sin6_port);
 	EXPECT_EQ(4294967295u, c.bandwidth);
 	EXPECT_EQ(86400, c.lifetime);
-	EXPECT_EQ(8, c.hops);
+	EXPECT_EQ(7, c.hops);
 	for (i = 0; i < 32; i++)
 		fam[i] = (uint8_t)((i % 16) * 0x11);
 	EXPECT_EQ(0, memcmp(fam, c.family, 32));
 	/* '#' inside a value is part of it */
 	EXPECT_STREQ("/etc/maquis/keys#1", c.key_dir);
 	EXPECT_EQ(MAQ_LOG_DEBUG, c.log_level);
+	EXPECT_STREQ("maq-test1", c.interface);
+	EXPECT_EQ(AF_INET, c.address.family);
+	EXPECT_EQ(32, c.address.len);
+	EXPECT_EQ(htonl(0xac1f0001), c.address.addr.v4.s_addr);
+	EXPECT_STREQ("/run/maquis/r1.sock", c.control);
+	ASSERT_EQ(2, c.n_circuit);
+	EXPECT_STREQ("172.31.0.2", c.circuit[0]);
+	EXPECT_STREQ("fd31::/64", c.circuit[1]);
 
 	/* the small ends of the ranges, other spellings */
 	ASSERT_EQ(0, parse(&c, "hops=1\nlifetime=1\nbandwidth=1\nrole=client\n"
@@ -130,7 +147,13 @@ TEST(malformed_lines)
 		{ "hops =", "hops", "missing value" },
 		{ "hops = # comment", "hops", "missing value" },
 		{ "hops = 0", "hops", "out of range" },
-		{ "hops = 9", "hops", "out of range" },
+		{ "hops = 8", "hops", "out of range" },
+		{ "interface = a/b", "interface", "not a device name" },
+		{ "interface = 0123456789abcdef", "interface", "not a device name" },
+		{ "interface = ..", "interface", "not a device name" },
+		{ "address = 10.0.0.1/33", "address", "not an address or prefix" },
+		{ "address = maq0", "address", "not an address or prefix" },
+		{ "control = relative.sock", "control", "absolute path" },
 		{ "hops = -1", "hops", "not a number" },
 		{ "hops = +3", "hops", "not a number" },
 		{ "hops = 3x", "hops", "not a number" },
