@@ -21,10 +21,13 @@
 #define D_IDENTITY	(D_ADDR2 + MAQ_WIRE_ADDR_LEN)		/* 58 */
 #define D_ONION		(D_IDENTITY + MAQ_ID_PK_LEN)		/* 90 */
 #define D_FAMILY	(D_ONION + MAQ_ONION_LEN)		/* 122 */
-#define D_ZERO		(D_FAMILY + MAQ_FAMILY_LEN)		/* 154 */
+#define D_PFX_FAMILY	(D_FAMILY + MAQ_FAMILY_LEN)		/* 154 */
+#define D_PFX_LEN	(D_PFX_FAMILY + 1)			/* 155 */
+#define D_PFX_ADDR	(D_PFX_LEN + 1)				/* 156 */
+#define D_ZERO		(D_PFX_ADDR + 16)			/* 172 */
 #define D_SIG		MAQ_DESC_SIGNED_LEN			/* 192 */
 
-_Static_assert(D_ZERO == 154, "descriptor layout");
+_Static_assert(D_PFX_FAMILY == 154 && D_ZERO == 172, "descriptor layout");
 _Static_assert(D_SIG + MAQ_ID_SIG_LEN == MAQ_DESC_LEN, "descriptor size");
 
 static const char *const desc_err_name[MAQ_DESC_N_ERRS] = {
@@ -38,6 +41,7 @@ static const char *const desc_err_name[MAQ_DESC_N_ERRS] = {
 	[MAQ_DESC_BAD_PADDING]		= "bad-padding",
 	[MAQ_DESC_BAD_ONION_KEY]	= "bad-onion-key",
 	[MAQ_DESC_BAD_LIFETIME]		= "bad-lifetime",
+	[MAQ_DESC_BAD_PREFIX]		= "bad-prefix",
 	[MAQ_DESC_BAD_SIGNATURE]	= "bad-signature",
 	[MAQ_DESC_EXPIRED]		= "expired",
 	[MAQ_DESC_FUTURE]		= "future",
@@ -64,6 +68,71 @@ static bool onion_key_ok(const u8 key[MAQ_ONION_LEN])
 	ret = crypto_scalarmult(out, scalar, key);
 	sodium_memzero(out, sizeof(out));
 	return ret == 0;
+}
+
+/* Bits of @a beyond the first @len (of @size bytes) are all zero. */
+static bool host_bits_zero(const u8 *a, unsigned int size, unsigned int len)
+{
+	unsigned int i = len / 8;
+
+	if (len % 8 && a[i++] & (0xff >> (len % 8)))
+		return false;
+	return maq_all_zero(a + i, size - i);
+}
+
+/*
+ * The inner prefix at @b (family, length, 16 bytes of address) into @p.
+ * One encoding per prefix: no stray host bits, and "none" is all zero, so
+ * that equal prefixes are equal bytes and nothing hides in the field.
+ */
+static bool prefix_get(const u8 *b, struct maq_prefix *p)
+{
+	u8 family = b[0], len = b[1];
+	const u8 *a = b + 2;
+
+	memset(p, 0, sizeof(*p));
+	switch (family) {
+	case 0:
+		return !len && maq_all_zero(a, 16);
+	case 4:
+		if (len > 32 || !host_bits_zero(a, 16, len))
+			return false;
+		p->family = AF_INET;
+		memcpy(&p->addr.v4, a, 4);
+		break;
+	case 6:
+		if (len > 128 || !host_bits_zero(a, 16, len))
+			return false;
+		p->family = AF_INET6;
+		memcpy(&p->addr.v6, a, 16);
+		break;
+	default:
+		return false;
+	}
+	p->len = len;
+	return true;
+}
+
+/* @p into the 18 bytes at @b; false for what prefix_get() would refuse. */
+static bool prefix_put(u8 *b, const struct maq_prefix *p)
+{
+	memset(b, 0, 18);
+	switch (p->family) {
+	case 0:
+		return !p->len;
+	case AF_INET:
+		b[0] = 4;
+		memcpy(b + 2, &p->addr.v4, 4);
+		break;
+	case AF_INET6:
+		b[0] = 6;
+		memcpy(b + 2, &p->addr.v6, 16);
+		break;
+	default:
+		return false;
+	}
+	b[1] = p->len;
+	return true;
 }
 
 /*
@@ -105,6 +174,8 @@ static enum maq_desc_err desc_parse(struct maq_desc *d, const u8 *b)
 	if (d->expires <= d->published ||
 	    d->expires - d->published > MAQ_DESC_MAX_LIFE)
 		return MAQ_DESC_BAD_LIFETIME;
+	if (!prefix_get(b + D_PFX_FAMILY, &d->prefix))
+		return MAQ_DESC_BAD_PREFIX;
 	return MAQ_DESC_OK;
 }
 
@@ -133,6 +204,10 @@ enum maq_desc_err maq_desc_encode(u8 out[MAQ_DESC_LEN],
 	memcpy(out + D_IDENTITY, id->pk, MAQ_ID_PK_LEN);
 	memcpy(out + D_ONION, d->onion_key, MAQ_ONION_LEN);
 	memcpy(out + D_FAMILY, d->family, MAQ_FAMILY_LEN);
+	if (!prefix_put(out + D_PFX_FAMILY, &d->prefix)) {
+		memset(out, 0, MAQ_DESC_LEN);
+		return MAQ_DESC_BAD_PREFIX;
+	}
 
 	/* Never sign what a peer would refuse. */
 	err = desc_parse(&check, out);

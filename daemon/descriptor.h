@@ -7,12 +7,16 @@
  *   0   u8 version (1)          1  u8 flags           2  be16 port
  *   4   be32 bandwidth (kB/s)   8  be64 published     16 be64 expires
  *   24  address 1 (17 bytes)    41 address 2 (17)     58 identity (32)
- *   90  onion key (32)          122 family id (32)    154 zero (38)
+ *   90  onion key (32)          122 family id (32)
+ *   154 u8 prefix family (0, 4, 6)   155 u8 prefix length
+ *   156 prefix address (16)     172 zero (20)
  *   192 Ed25519 signature over bytes 0..192 (64)
  *
- * Times are seconds since the Unix epoch.  Decoding checks, in this order,
- * the length, the structure (version, flags, port, addresses, zeros, onion
- * key, expires - published), the signature, and last the clock (expired,
+ * The prefix is the inner (maq0) prefix the host terminates circuits for,
+ * so that an origin can find the terminus of a destination.  Times are
+ * seconds since the Unix epoch.  Decoding checks, in this order, the
+ * length, the structure (version, flags, port, addresses, zeros, onion key,
+ * expires - published, prefix), the signature, and last the clock (expired,
  * published in the future): so a stale but genuine descriptor counts as
  * "expired" and any forgery as "bad-signature".
  *
@@ -62,6 +66,11 @@ struct maq_desc {
 	u8 identity[MAQ_ID_PK_LEN];
 	u8 onion_key[MAQ_ONION_LEN];
 	u8 family[MAQ_FAMILY_LEN];	/* zero: none */
+	/*
+	 * Inner prefix served; family 0: none (then all zero), else AF_INET
+	 * or AF_INET6 with no bit set beyond len.
+	 */
+	struct maq_prefix prefix;
 };
 
 /* Why a descriptor was refused: the index of a counter. */
@@ -76,6 +85,7 @@ enum maq_desc_err {
 	MAQ_DESC_BAD_PADDING,
 	MAQ_DESC_BAD_ONION_KEY,
 	MAQ_DESC_BAD_LIFETIME,
+	MAQ_DESC_BAD_PREFIX,
 	MAQ_DESC_BAD_SIGNATURE,
 	MAQ_DESC_EXPIRED,
 	MAQ_DESC_FUTURE,

@@ -8,8 +8,10 @@
  *    (crypto_sign_verify_detached);
  *  - every kind of bad input is refused with its own reason: wrong size,
  *    any flipped bit, a wrong signature, expired, from the future, too long
- *    a lifetime, non-zero padding, bad version, flags, port, addresses and
- *    onion key (each re-signed with libsodium, so only that flaw is left);
+ *    a lifetime, non-zero padding, bad version, flags, port, addresses,
+ *    onion key and inner prefix (each re-signed with libsodium, so only
+ *    that flaw is left);
+ *  - the inner prefix (none, IPv4, IPv6) round-trips at offsets 154..172;
  *  - the encoder refuses to sign what a decoder would refuse;
  *  - digests and pushes round-trip through whole GOSSIP cells with the
  *    right header, and the parser refuses every malformed field and never
@@ -163,7 +165,7 @@ TEST(desc_layout_and_signature_vs_libsodium)
 	EXPECT_EQ(0, memcmp(b + 58, k.id.pk, 32));
 	EXPECT_EQ(0, memcmp(b + 90, k.onion.pk, 32));
 	EXPECT_EQ(0, memcmp(b + 122, d.family, 32));
-	for (i = 154; i < 192; i++)
+	for (i = 154; i < 192; i++)	/* no prefix: all zero */
 		EXPECT_EQ(0, b[i]);
 	EXPECT_EQ(0, crypto_sign_verify_detached(b + 192, b, 192, k.id.pk));
 	EXPECT_NE(0, crypto_sign_verify_detached(b + 192, b, 192,
@@ -318,7 +320,7 @@ TEST(desc_bad_fields)
 		{ "ipv4 tail", 40, 1, 1, MAQ_DESC_BAD_ADDRESS },
 		{ "0.0.0.0", 25, 4, 0, MAQ_DESC_BAD_ADDRESS },
 		{ "none with bytes", 41, 1, 0, MAQ_DESC_BAD_ADDRESS },
-		{ "padding 154", 154, 1, 1, MAQ_DESC_BAD_PADDING },
+		{ "padding 172", 172, 1, 1, MAQ_DESC_BAD_PADDING },
 		{ "padding 191", 191, 1, 0x80, MAQ_DESC_BAD_PADDING },
 		{ "onion key 0", 90, 8, 0, MAQ_DESC_BAD_ONION_KEY },
 		{ "onion key 1", 90, 8, 0, MAQ_DESC_BAD_ONION_KEY },
@@ -378,6 +380,145 @@ TEST(desc_encode_refuses)
 	free(b);
 }
 
+static void prefix_set(struct maq_prefix *p, const char *s)
+{
+	if (maq_prefix_parse(s, p))
+		abort();
+}
+
+TEST(desc_prefix_round_trip)
+{
+	static const struct {
+		const char *pfx;
+		u8 family;
+	} c[] = {
+		{ "172.31.0.2/32", 4 },
+		{ "172.31.0.0/16", 4 },
+		{ "10.0.0.0/8", 4 },
+		{ "0.0.0.0/0", 4 },
+		{ "198.51.100.128/25", 4 },
+		{ "fd00:1:2:3::/64", 6 },
+		{ "fd00::1/128", 6 },
+		{ "2001:db8::/33", 6 },
+		{ "::/0", 6 },
+	};
+	struct maq_desc d, got;
+	struct keys k;
+	u8 *b = xmalloc(DL);
+	unsigned int i, j;
+
+	keys_new(&k);
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		desc_fill(&d, &k, NOW);
+		prefix_set(&d.prefix, c[i].pfx);
+		ASSERT_EQ(MAQ_DESC_OK, maq_desc_encode(b, &d, &k.id))
+			TH_LOG("%s", c[i].pfx);
+		EXPECT_EQ(c[i].family, b[154]);
+		EXPECT_EQ(d.prefix.len, b[155]);
+		EXPECT_EQ(0, memcmp(b + 156, &d.prefix.addr,
+				    c[i].family == 4 ? 4 : 16));
+		for (j = c[i].family == 4 ? 160 : 172; j < 192; j++)
+			EXPECT_EQ(0, b[j]);
+		ASSERT_EQ(MAQ_DESC_OK, maq_desc_decode(&got, b, DL, NOW))
+			TH_LOG("%s", c[i].pfx);
+		EXPECT_EQ(d.prefix.family, got.prefix.family);
+		EXPECT_EQ(d.prefix.len, got.prefix.len);
+		EXPECT_EQ(0, memcmp(&d.prefix.addr, &got.prefix.addr,
+				    c[i].family == 4 ? 4 : 16));
+	}
+	/* none */
+	desc_fill(&d, &k, NOW);
+	ASSERT_EQ(MAQ_DESC_OK, maq_desc_encode(b, &d, &k.id));
+	ASSERT_EQ(MAQ_DESC_OK, maq_desc_decode(&got, b, DL, NOW));
+	EXPECT_EQ(0, got.prefix.family);
+	EXPECT_EQ(0, got.prefix.len);
+	EXPECT_TRUE(sodium_is_zero((u8 *)&got.prefix.addr,
+				   sizeof(got.prefix.addr)));
+	free(b);
+}
+
+/* Every malformed prefix, signed by its relay, and what the encoder says. */
+TEST(desc_prefix_refused)
+{
+	static const struct {
+		const char *what;
+		u8 family, len;
+		int byte;		/* of the address, or -1 */
+		u8 val;
+	} c[] = {
+		{ "family 1", 1, 0, -1, 0 },
+		{ "family 5", 5, 8, -1, 0 },
+		{ "family 10 (AF_INET6)", 10, 8, -1, 0 },
+		{ "family 255", 255, 0, -1, 0 },
+		{ "none with a length", 0, 8, -1, 0 },
+		{ "none with an address", 0, 0, 0, 10 },
+		{ "none with byte 15", 0, 0, 15, 1 },
+		{ "ipv4 /33", 4, 33, -1, 0 },
+		{ "ipv4 /255", 4, 255, -1, 0 },
+		{ "ipv4 host bit /24", 4, 24, 3, 1 },
+		{ "ipv4 host bit /25", 4, 25, 3, 0x40 },
+		{ "ipv4 host bit /0", 4, 0, 0, 0x80 },
+		{ "ipv4 /32 byte 4", 4, 32, 4, 1 },
+		{ "ipv4 /32 byte 15", 4, 32, 15, 0x80 },
+		{ "ipv6 /129", 6, 129, -1, 0 },
+		{ "ipv6 host bit /64", 6, 64, 8, 0x80 },
+		{ "ipv6 host bit /127", 6, 127, 15, 1 },
+		{ "ipv6 host bit /0", 6, 0, 0, 1 },
+	};
+	struct maq_desc d, got;
+	struct keys k;
+	u8 *b = xmalloc(DL);
+	unsigned int i;
+
+	keys_new(&k);
+	desc_fill(&d, &k, NOW);
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		enum maq_desc_err e;
+
+		ASSERT_EQ(MAQ_DESC_OK, maq_desc_encode(b, &d, &k.id));
+		b[154] = c[i].family;
+		b[155] = c[i].len;
+		if (c[i].family == 4 || c[i].family == 6)
+			b[156] = 10;	/* a plausible network */
+		if (c[i].byte >= 0)
+			b[156 + c[i].byte] |= c[i].val;
+		resign(b, &k.id);
+		e = maq_desc_decode(&got, b, DL, NOW);
+		EXPECT_EQ(MAQ_DESC_BAD_PREFIX, e)
+			TH_LOG("%s: got %s", c[i].what, maq_desc_err_name(e));
+		EXPECT_TRUE(sodium_is_zero((u8 *)&got, sizeof(got)));
+	}
+
+	/* the last bits of a valid prefix are still network bits */
+	ASSERT_EQ(MAQ_DESC_OK, maq_desc_encode(b, &d, &k.id));
+	b[154] = 4;
+	b[155] = 25;
+	b[156] = 10;
+	b[159] = 0x80;
+	resign(b, &k.id);
+	ASSERT_EQ(MAQ_DESC_OK, maq_desc_decode(&got, b, DL, NOW));
+	EXPECT_EQ(htonl(0x0a000080), got.prefix.addr.v4.s_addr);
+
+	/* the encoder signs none of them */
+	prefix_set(&d.prefix, "172.31.0.1/24");
+	EXPECT_EQ(MAQ_DESC_BAD_PREFIX, maq_desc_encode(b, &d, &k.id));
+	EXPECT_TRUE(sodium_is_zero(b, DL));
+	prefix_set(&d.prefix, "fd00::1/64");
+	EXPECT_EQ(MAQ_DESC_BAD_PREFIX, maq_desc_encode(b, &d, &k.id));
+	prefix_set(&d.prefix, "10.0.0.0/8");
+	d.prefix.len = 33;
+	EXPECT_EQ(MAQ_DESC_BAD_PREFIX, maq_desc_encode(b, &d, &k.id));
+	d.prefix.family = AF_UNIX;
+	d.prefix.len = 8;
+	EXPECT_EQ(MAQ_DESC_BAD_PREFIX, maq_desc_encode(b, &d, &k.id));
+	d.prefix.family = 0;
+	EXPECT_EQ(MAQ_DESC_BAD_PREFIX, maq_desc_encode(b, &d, &k.id));
+	d.prefix.len = 0;
+	EXPECT_EQ(MAQ_DESC_OK, maq_desc_encode(b, &d, &k.id));
+	EXPECT_TRUE(sodium_is_zero(b + 154, 38));
+	free(b);
+}
+
 TEST(desc_err_names)
 {
 	int i, j;
@@ -392,6 +533,7 @@ TEST(desc_err_names)
 	EXPECT_STREQ("unknown", maq_desc_err_name(-1));
 	EXPECT_STREQ("bad-signature",
 		     maq_desc_err_name(MAQ_DESC_BAD_SIGNATURE));
+	EXPECT_STREQ("bad-prefix", maq_desc_err_name(MAQ_DESC_BAD_PREFIX));
 	for (i = 0; i < MAQ_GOSSIP_N_ERRS; i++) {
 		EXPECT_STRNE("unknown", maq_gossip_err_name(i));
 		for (j = 0; j < i; j++)
