@@ -36,7 +36,9 @@
 #define R_FWD		24
 #define R_BACK		32
 #define R_VERSION	40
-#define R_ZERO		41
+#define R_PLEN		41	/* terminus: return route length */
+#define R_TOKEN		42	/* terminus: return route token */
+#define R_ZERO		(R_TOKEN + MAQ_ROUTE_TOKEN_LEN)	/* 58 */
 /* The CREATED message. */
 #define C_FCID		0
 #define C_REGION	4
@@ -86,6 +88,7 @@ static const char *const create_err_name[MAQ_CREATE_N_ERRS] = {
 	[MAQ_CREATE_BAD_LIFETIME]	= "bad-lifetime",
 	[MAQ_CREATE_BAD_DELTA]		= "bad-delta",
 	[MAQ_CREATE_BAD_PADDING]	= "bad-padding",
+	[MAQ_CREATE_BAD_ROUTE]		= "bad-route",
 };
 
 const char *maq_create_err_name(int err)
@@ -204,14 +207,32 @@ static void onion_seal(u8 onion[MAQ_SETUP_ONION_LEN], const u8 x_pub[32],
 			onion + O_TAG, NULL, p, CT, NULL, 0, NULL, nonce0, key);
 }
 
+/* The terminus's return route, when the origin gives one. */
+static void route_put(u8 rb[MAQ_ROUTING_LEN], const struct maq_route_claim *rt)
+{
+	if (!rt || !rt->prefix.family)
+		return;
+	if (rt->prefix.family == AF_INET) {
+		rb[R_FAMILY] = MAQ_WIRE_IPV4;
+		memcpy(rb + R_ADDR, &rt->prefix.addr.v4, 4);
+	} else {
+		rb[R_FAMILY] = MAQ_WIRE_IPV6;
+		memcpy(rb + R_ADDR, &rt->prefix.addr.v6, 16);
+	}
+	rb[R_PLEN] = rt->prefix.len;
+	memcpy(rb + R_TOKEN, rt->token, MAQ_ROUTE_TOKEN_LEN);
+}
+
 static void routing_put(u8 rb[MAQ_ROUTING_LEN], const union maq_sockaddr *next,
-			u32 lifetime, u64 fwd, u64 back)
+			u32 lifetime, u64 fwd, u64 back,
+			const struct maq_route_claim *rt)
 {
 	u8 wa[MAQ_WIRE_ADDR_LEN];
 
 	memset(rb, 0, MAQ_ROUTING_LEN);
 	if (!next) {
 		rb[R_FLAGS] = MAQ_ROUTING_TERMINUS;
+		route_put(rb, rt);
 	} else {
 		/* checked by the caller: IPv4 or IPv6 */
 		maq_wire_addr_put(wa, next);
@@ -264,9 +285,37 @@ struct build_tmp {
 	u8 onion[MAQ_SETUP_ONION_LEN];
 };
 
+/* The whole prefix is in range and no host bit is set. */
+static bool prefix_ok(const struct maq_prefix *p)
+{
+	const u8 *a = p->family == AF_INET ? (const u8 *)&p->addr.v4 :
+					     p->addr.v6.s6_addr;
+	unsigned int bytes = p->family == AF_INET ? 4 : 16, i;
+
+	if (p->family != AF_INET && p->family != AF_INET6)
+		return false;
+	if (p->len > bytes * 8)
+		return false;
+	for (i = p->len / 8; i < bytes; i++) {
+		u8 host = i == p->len / 8 ? (u8)(0xff >> (p->len % 8)) : 0xff;
+
+		if (a[i] & host)
+			return false;
+	}
+	return true;
+}
+
 int maq_create_build(struct maq_origin *o, u8 msg[MAQ_CTL_MSG_LEN],
 		     const struct maq_path_hop *path, unsigned int n,
 		     u32 bcid, u32 lifetime)
+{
+	return maq_create_build_route(o, msg, path, n, bcid, lifetime, NULL);
+}
+
+int maq_create_build_route(struct maq_origin *o, u8 msg[MAQ_CTL_MSG_LEN],
+			   const struct maq_path_hop *path, unsigned int n,
+			   u32 bcid, u32 lifetime,
+			   const struct maq_route_claim *route)
 {
 	struct build_tmp t;
 	unsigned int i, j, len;
@@ -276,6 +325,8 @@ int maq_create_build(struct maq_origin *o, u8 msg[MAQ_CTL_MSG_LEN],
 	memset(&t, 0, sizeof(t));
 	if (!path || !n || n > MAQ_MAX_HOPS || !bcid || !lifetime ||
 	    lifetime > MAQ_MAX_LIFETIME)
+		goto out;
+	if (route && route->prefix.family && !prefix_ok(&route->prefix))
 		goto out;
 	for (i = 0; i < n; i++)
 		if (!hop_addr_ok(&path[i].addr))
@@ -309,7 +360,7 @@ int maq_create_build(struct maq_origin *o, u8 msg[MAQ_CTL_MSG_LEN],
 	 * much of its plaintext the fillers took, i.e. its position), and a
 	 * tail chosen so that its ciphertext ends in phi.
 	 */
-	routing_put(t.p, NULL, lifetime, 0, t.bbase[n - 1]);
+	routing_put(t.p, NULL, lifetime, 0, t.bbase[n - 1], route);
 	randombytes_buf(t.p + MAQ_ROUTING_LEN, REST);
 	if (len) {
 		setup_ks(t.ks, t.k[n - 1].setup);
@@ -322,7 +373,7 @@ int maq_create_build(struct maq_origin *o, u8 msg[MAQ_CTL_MSG_LEN],
 	for (i = n - 1; i-- > 0; ) {
 		routing_put(t.p, &path[i + 1].addr, lifetime,
 			    (t.fbase[i + 1] - t.fbase[i]) & CTR_MASK,
-			    (t.bbase[i] - t.bbase[i + 1]) & CTR_MASK);
+			    (t.bbase[i] - t.bbase[i + 1]) & CTR_MASK, NULL);
 		memcpy(t.p + MAQ_ROUTING_LEN, t.onion, REST);
 		onion_seal(t.onion, t.x_pub[i], t.p, t.k[i].setup);
 	}
@@ -428,6 +479,37 @@ void maq_origin_wipe(struct maq_origin *o)
 
 /* --- relay ------------------------------------------------------------- */
 
+static int route_get(struct maq_relay_setup *r, const u8 rb[MAQ_ROUTING_LEN])
+{
+	struct maq_prefix *p = &r->route.prefix;
+
+	memset(&r->route, 0, sizeof(r->route));
+	switch (rb[R_FAMILY]) {
+	case MAQ_WIRE_NONE:
+		return maq_all_zero(rb + R_ADDR, 16) && !rb[R_PLEN] &&
+		       maq_all_zero(rb + R_TOKEN, MAQ_ROUTE_TOKEN_LEN) ? 0 : -1;
+	case MAQ_WIRE_IPV4:
+		if (!maq_all_zero(rb + R_ADDR + 4, 12))
+			return -1;
+		p->family = AF_INET;
+		memcpy(&p->addr.v4, rb + R_ADDR, 4);
+		break;
+	case MAQ_WIRE_IPV6:
+		p->family = AF_INET6;
+		memcpy(&p->addr.v6, rb + R_ADDR, 16);
+		break;
+	default:
+		return -1;
+	}
+	p->len = rb[R_PLEN];
+	memcpy(r->route.token, rb + R_TOKEN, MAQ_ROUTE_TOKEN_LEN);
+	if (!prefix_ok(p)) {
+		memset(&r->route, 0, sizeof(r->route));
+		return -1;
+	}
+	return 0;
+}
+
 static enum maq_create_err routing_get(struct maq_relay_setup *r,
 				       const u8 rb[MAQ_ROUTING_LEN])
 {
@@ -447,14 +529,17 @@ static enum maq_create_err routing_get(struct maq_relay_setup *r,
 	wa[0] = rb[R_FAMILY];
 	memcpy(wa + 1, rb + R_ADDR, 16);
 	if (r->terminus) {
-		/* nothing to say where a next hop would be */
-		if (!maq_all_zero(wa, sizeof(wa)))
-			return MAQ_CREATE_BAD_ADDRESS;
+		/* no next hop; the address is the return route, if any */
+		if (route_get(r, rb))
+			return MAQ_CREATE_BAD_ROUTE;
 		if (port)
 			return MAQ_CREATE_BAD_PORT;
 		if (fwd || back >= MAQ_BASE_LIMIT)
 			return MAQ_CREATE_BAD_DELTA;
 	} else {
+		if (rb[R_PLEN] ||
+		    !maq_all_zero(rb + R_TOKEN, MAQ_ROUTE_TOKEN_LEN))
+			return MAQ_CREATE_BAD_PADDING;
 		if (maq_wire_addr_get(wa, port, &r->next) ||
 		    r->next.sa.sa_family == AF_UNSPEC ||
 		    maq_addr_unspecified(&r->next))
@@ -618,6 +703,10 @@ void maq_relay_circuit(const struct maq_relay_setup *r, struct maq_circuit *c)
 		c->next = r->next;
 	c->back_cid_out = r->bcid;
 	c->lifetime = r->lifetime;
+	if (r->terminus && r->route.prefix.family) {
+		c->routes[0] = r->route.prefix;
+		c->n_routes = 1;
+	}
 }
 
 void maq_relay_setup_wipe(struct maq_relay_setup *r)

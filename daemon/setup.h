@@ -26,6 +26,10 @@
  *   4 address (16)  20 be32 lifetime  24 be64 fwd_delta  32 be64 back_delta
  *   40 u8 hop_version (1)  41 zero (23)
  *
+ * At the terminus family/address are the return route the origin claims
+ * (family 0: none), 41 its prefix length and 42 a 16-byte route token,
+ * then 6 zero bytes.
+ *
  * CREATED: be32 fcid, 256-byte reply region, random padding.  fcid 0 means
  * the circuit was not built.
  *
@@ -89,6 +93,7 @@ enum maq_create_err {
 	MAQ_CREATE_BAD_LIFETIME,
 	MAQ_CREATE_BAD_DELTA,
 	MAQ_CREATE_BAD_PADDING,
+	MAQ_CREATE_BAD_ROUTE,		/* terminus: malformed return route */
 	MAQ_CREATE_N_ERRS,
 };
 
@@ -170,6 +175,21 @@ struct maq_origin {
 };
 
 /*
+ * The inner prefix the terminus routes back into the circuit (the origin's
+ * maq0 address), with a token that proves a later claim of the same prefix
+ * (a replacement circuit) comes from the same origin: the terminus refuses
+ * a claim on a prefix a live circuit holds under another token.  The
+ * origin derives the token from a secret of its own, the prefix and the
+ * terminus, so tokens do not link its circuits across termini.
+ */
+#define MAQ_ROUTE_TOKEN_LEN	16
+
+struct maq_route_claim {
+	struct maq_prefix prefix;	/* family 0: none */
+	u8 token[MAQ_ROUTE_TOKEN_LEN];
+};
+
+/*
  * Build the CREATE for @path[0..n) (1 <= n <= MAQ_MAX_HOPS) into @msg.
  * @bcid (non-zero) is the cid hop 1 will send backward cells to us with,
  * @lifetime (1..MAQ_MAX_LIFETIME s) every hop's.  0, or -EINVAL on bad
@@ -179,6 +199,13 @@ struct maq_origin {
 int maq_create_build(struct maq_origin *o, u8 msg[MAQ_CTL_MSG_LEN],
 		     const struct maq_path_hop *path, unsigned int n,
 		     u32 bcid, u32 lifetime);
+/* The same with a return route for the terminus (-EINVAL when @route's
+ * prefix has host bits set or a bad length).
+ */
+int maq_create_build_route(struct maq_origin *o, u8 msg[MAQ_CTL_MSG_LEN],
+			   const struct maq_path_hop *path, unsigned int n,
+			   u32 bcid, u32 lifetime,
+			   const struct maq_route_claim *route);
 
 struct maq_setup_fail {
 	int hop;			/* 1..n; 0: the message itself */
@@ -214,6 +241,7 @@ struct maq_relay_setup {
 	union maq_sockaddr next;	/* AF_UNSPEC at the terminus */
 	u32 lifetime;
 	int key_index;			/* which of the onion keys matched */
+	struct maq_route_claim route;	/* terminus: return route, if any */
 	u8 reply_key[MAQ_KEY_LEN];
 	struct maq_hop hop;
 	struct maq_ratchet fwd, back;
@@ -260,8 +288,9 @@ int maq_created_wrap(u8 out[MAQ_CTL_MSG_LEN], const u8 *in, size_t len,
  * This hop's part for circuit-new: role relay or terminus, n_hops 1,
  * hops[0], next (relay), back_cid_out, lifetime.  The caller sets ifindex,
  * id, fwd_cid_in (the fcid it chose), prev (the CREATE's sender), and for a
- * relay back_cid_in (its bcid) and fwd_cid_out (the next hop's fcid), for
- * the terminus its routes.  Other fields of @c are zeroed.
+ * relay back_cid_in (its bcid) and fwd_cid_out (the next hop's fcid).  A
+ * terminus gets the return route as its one route.  Other fields of @c
+ * are zeroed.
  */
 void maq_relay_circuit(const struct maq_relay_setup *r, struct maq_circuit *c);
 

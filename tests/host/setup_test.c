@@ -319,6 +319,7 @@ struct sim {
 	u32 bcid[MAQ_MAX_HOPS + 1];
 	int built[MAQ_MAX_HOPS];	/* what maq_created_wrap() said */
 	u32 lifetime;
+	struct maq_route_claim route;	/* the terminus's return route */
 };
 
 /* How to disturb a run. */
@@ -341,6 +342,18 @@ static void sim_init(struct sim *s, int n)
 	memset(s, 0, sizeof(*s));
 	s->n = n;
 	s->lifetime = 1 + randombytes_uniform(MAQ_MAX_LIFETIME);
+	/* odd lengths claim an IPv4 /32, even ones an IPv6 /64 */
+	if (n & 1) {
+		s->route.prefix.family = AF_INET;
+		s->route.prefix.len = 32;
+		s->route.prefix.addr.v4.s_addr = htonl(0xac1f0000 + n);
+	} else {
+		s->route.prefix.family = AF_INET6;
+		s->route.prefix.len = 64;
+		inet_pton(AF_INET6, "fd31::", &s->route.prefix.addr.v6);
+		s->route.prefix.addr.v6.s6_addr[7] = (u8)n;
+	}
+	randombytes_buf(s->route.token, sizeof(s->route.token));
 	for (i = 0; i < MAQ_MAX_HOPS; i++) {
 		union maq_sockaddr *a = &s->path[i].addr;
 
@@ -391,8 +404,8 @@ static int sim_run(struct sim *s, const struct sim_fault *f,
 	struct maq_onion_key other;
 	int i, last = -1, ret = -1;
 
-	if (maq_create_build(&s->o, s->create[0], s->path, s->n, s->bcid[0],
-			     s->lifetime))
+	if (maq_create_build_route(&s->o, s->create[0], s->path, s->n,
+				   s->bcid[0], s->lifetime, &s->route))
 		return -100;
 	for (i = 0; i < s->n; i++) {
 		if (f->flip_link == i)
@@ -590,6 +603,13 @@ TEST_F(setup, full)
 		bool term = i == n - 1;
 
 		EXPECT_EQ(MAQ_CREATE_OK, s->err[i]);
+		/* only the terminus learns the return route */
+		if (term) {
+			EXPECT_EQ(0, memcmp(&s->route, &r->route,
+					    sizeof(s->route)));
+		} else {
+			EXPECT_EQ(0, r->route.prefix.family);
+		}
 		EXPECT_EQ(i, oh->index);
 		EXPECT_EQ((u32)MAQ_HOP_ALL, oh->has);
 		EXPECT_LT(oh->fwd_seq, MAQ_BASE_LIMIT);
@@ -698,11 +718,22 @@ TEST_F(setup, wire_matches_libsodium)
 		EXPECT_EQ(term ? 1 : 0, p[0]);
 		EXPECT_EQ(s->lifetime, be32_at(p + 20));
 		EXPECT_EQ(1, p[40]);
-		for (j = 41; j < 64; j++)
+		for (j = term ? 58 : 41; j < 64; j++)
 			EXPECT_EQ(0, p[j]);
 		if (term) {
-			for (j = 1; j < 20; j++)
+			const struct maq_prefix *rt = &s->route.prefix;
+			bool v4 = rt->family == AF_INET;
+
+			/* the return route: family, address, length, token */
+			EXPECT_EQ(v4 ? 4 : 6, p[1]);
+			EXPECT_EQ(0, be16_at(p + 2));
+			EXPECT_EQ(0, memcmp(p + 4, v4 ? (const void *)&rt->addr.v4 :
+					    (const void *)&rt->addr.v6,
+					    v4 ? 4 : 16));
+			for (j = v4 ? 8 : 20; j < 20; j++)
 				EXPECT_EQ(0, p[j]);
+			EXPECT_EQ(rt->len, p[41]);
+			EXPECT_EQ(0, memcmp(p + 42, s->route.token, 16));
 			EXPECT_EQ(0, be64_at(p + 24));
 			EXPECT_EQ(oh->back_seq, be64_at(p + 32));
 		} else {
@@ -978,6 +1009,7 @@ static void rb_terminus(u8 p[CT])
 
 TEST(crafted_routing_blocks)
 {
+	struct maq_circuit rc;
 	struct maq_onion_key onion;
 	struct maq_relay_setup r;
 	u8 *msg = xmalloc(MSG), p[CT], setup[32], filler[112];
@@ -1005,8 +1037,16 @@ TEST(crafted_routing_blocks)
 		{ "lifetime 0", false, 20, 4, 0, MAQ_CREATE_BAD_LIFETIME },
 		{ "lifetime 86401", true, 20, 4, 86401,
 		  MAQ_CREATE_BAD_LIFETIME },
-		{ "terminus family", true, 1, 1, 4, MAQ_CREATE_BAD_ADDRESS },
-		{ "terminus address", true, 10, 1, 1, MAQ_CREATE_BAD_ADDRESS },
+		{ "terminus family 5", true, 1, 1, 5, MAQ_CREATE_BAD_ROUTE },
+		{ "terminus address, no family", true, 10, 1, 1,
+		  MAQ_CREATE_BAD_ROUTE },
+		{ "terminus length, no family", true, 41, 1, 8,
+		  MAQ_CREATE_BAD_ROUTE },
+		{ "terminus token, no family", true, 50, 1, 1,
+		  MAQ_CREATE_BAD_ROUTE },
+		{ "relay token byte", false, 42, 1, 1, MAQ_CREATE_BAD_PADDING },
+		{ "terminus zero byte 58", true, 58, 1, 1,
+		  MAQ_CREATE_BAD_PADDING },
 		{ "terminus port", true, 2, 2, 7720, MAQ_CREATE_BAD_PORT },
 		{ "terminus fwd delta", true, 24, 8, 1, MAQ_CREATE_BAD_DELTA },
 		{ "terminus base 2^61", true, 32, 8, MAQ_BASE_LIMIT,
@@ -1040,6 +1080,43 @@ TEST(crafted_routing_blocks)
 	EXPECT_EQ(86400, r.lifetime);
 	EXPECT_EQ(MAQ_BASE_LIMIT - 1, r.hop.back_seq);
 	EXPECT_TRUE(sodium_is_zero(r.onion, ONION));
+	EXPECT_EQ(0, r.route.prefix.family);
+
+	/* a terminus with a return route: 172.31.0.0/24 and a token */
+	rb_terminus(p);
+	p[1] = 4;
+	put_be(p + 4, 0xac1f0000, 4);
+	p[41] = 24;
+	memset(p + 42, 0x5a, 16);
+	craft(msg, &onion, p, NULL);
+	ASSERT_EQ(MAQ_CREATE_OK, maq_create_process(&r, msg, MSG, &onion, 1));
+	EXPECT_EQ(AF_INET, r.route.prefix.family);
+	EXPECT_EQ(24, r.route.prefix.len);
+	EXPECT_EQ(htonl(0xac1f0000), r.route.prefix.addr.v4.s_addr);
+	EXPECT_EQ(0x5a, r.route.token[15]);
+	maq_relay_circuit(&r, &rc);
+	ASSERT_EQ(1, rc.n_routes);
+	EXPECT_EQ(24, rc.routes[0].len);
+	maq_circuit_wipe(&rc);
+	/* longer than IPv4 allows */
+	p[41] = 33;
+	craft(msg, &onion, p, NULL);
+	EXPECT_EQ(MAQ_CREATE_BAD_ROUTE,
+		  maq_create_process(&r, msg, MSG, &onion, 1));
+	/* host bits beyond the length */
+	p[41] = 15;
+	craft(msg, &onion, p, NULL);
+	EXPECT_EQ(MAQ_CREATE_BAD_ROUTE,
+		  maq_create_process(&r, msg, MSG, &onion, 1));
+	/* IPv6 /128 */
+	rb_terminus(p);
+	p[1] = 6;
+	memset(p + 4, 0xfd, 16);
+	p[41] = 128;
+	craft(msg, &onion, p, NULL);
+	ASSERT_EQ(MAQ_CREATE_OK, maq_create_process(&r, msg, MSG, &onion, 1));
+	EXPECT_EQ(AF_INET6, r.route.prefix.family);
+	EXPECT_EQ(128, r.route.prefix.len);
 
 	/* IPv6 next hop */
 	rb_relay(p);
