@@ -25,6 +25,34 @@
  *   destroy id= (required)
  *   stats                    daemon counters (gossip, setup, events)
  *
+ * hops= counts the relays before the terminus (as in maquisd.conf), so a
+ * circuit has hops + 1 hops in all; the replies' hops= count the terminus.
+ *
+ * What the daemon replies (before errno=), in this order; the CLI relies on
+ * these names.  Numbers are decimal; addresses are addr:port ([v6]:port);
+ * ids of relays are the 16 hex digits of their identity's first 8 bytes.
+ *   show      identity=<base64 Ed25519 pk> onion=<base64 X25519 pk>
+ *             role=relay|client interface=<ifname> listen=<addr:port>
+ *             address=<inner prefix or "-"> relays=<N known>
+ *             circuits=<N built here> serving=<N hops served> uptime=<s>
+ *   relays    per relay a record: relay=<base64 identity> id=<16 hex>
+ *             addr=<addr:port> addr2=<addr:port or "-">
+ *             flags=relay|exit|relay,exit|- bandwidth=<kB/s>
+ *             published=<unix s> expires=<unix s> family=<64 hex or "-">
+ *             prefix=<inner prefix or "-"> self=0|1
+ *   circuits  per circuit a record: circuit=<id> role=origin|relay|terminus
+ *             state=building|up|replacing|closing age=<s> lifetime=<s>
+ *             epoch=<n>; at the origin also to=<prefix>
+ *             hops=<n incl. terminus> path=<id16,id16,...>; at a relay or
+ *             the terminus prev=<addr:port> next=<addr:port or "-">
+ *   build     circuit=<id> to=<prefix> hops=<n incl. terminus>
+ *             path=<id16,...> setup_ms=<n>; on failure only errno= and a
+ *             message= like "hop 2 (0123456789abcdef): timeout" or
+ *             "no relay serves 10.9.9.9"
+ *   destroy   nothing but errno= (ENOENT: no such circuit here)
+ *   stats     flat counters, names with dots (gossip.sent,
+ *             desc.rejected.bad-signature, setup.relay.ok), values u64
+ *
  * No request or reply ever carries key material.
  */
 #ifndef _MAQUIS_DAEMON_IPC_H
@@ -33,6 +61,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <maquis/wire.h>
 
@@ -40,6 +69,8 @@
 #define MAQ_IPC_ENV		"MAQUIS_SOCKET"	/* overrides the path */
 #define MAQ_IPC_MAX_REQUEST	4096
 #define MAQ_IPC_MAX_VALUE	255		/* bytes in one value */
+#define MAQ_IPC_MAX_REPLY	(4 << 20)	/* bytes in one reply */
+#define MAQ_IPC_MAX_LIFETIME	86400		/* s, as maquisd.conf */
 
 enum maq_ipc_cmd {
 	MAQ_IPC_SHOW = 1,
@@ -66,35 +97,74 @@ const char *maq_ipc_cmd_name(enum maq_ipc_cmd cmd);
 /*
  * Parse a whole request (@len bytes, the terminating empty line included).
  * 0, or -EINVAL / -EMSGSIZE with a message in @err naming the line and what
- * is wrong ("line 2: hops: not a number 'x'", "unknown command 'frob'",
- * "build: to= is required", "via: more than 7").  Keys a command does not
- * take are errors; so are duplicates of non-repeatable keys, a missing
- * empty line, NUL bytes and values longer than MAQ_IPC_MAX_VALUE.
- * hops and via are limited to MAQ_MAX_HOPS - 1 (one hop is the terminus),
- * lifetime to 1..86400.
+ * is wrong.  Keys a command does not take are errors; so are duplicates of
+ * non-repeatable keys, a missing empty line, NUL and other control bytes
+ * (CR included) and values longer than MAQ_IPC_MAX_VALUE.  hops and via
+ * are limited to MAQ_MAX_HOPS - 1 (one hop is the terminus), and via to
+ * hops when both are given; id to 1..2^32-1, lifetime to 1..86400.  The
+ * messages (values are shown cut to 32 bytes):
+ *   request of N bytes, more than 4096                     (-EMSGSIZE)
+ *   line N: NUL byte | carriage return | control byte 0xNN
+ *   line 1: no command | unknown command 'frob'
+ *   line N: not key=value: 'xyz'
+ *   line N: unknown key 'frob' | show takes no hops=
+ *   line N: hops: repeated (first on line M)
+ *   line N: to: value of N bytes, more than 255            (-EMSGSIZE)
+ *   line N: hops: not a number 'x' | hops: '9' is out of range 1..7
+ *   line N: via: more than 7 | via: empty | to: empty
+ *   line N: missing the empty line that ends the request
+ *   line N: data after the empty line
+ *   build: to= is required | destroy: id= is required
+ *   build: 3 via= for hops=2
  */
 int maq_ipc_request_parse(struct maq_ipc_req *req, const char *buf,
 			  size_t len, char *err, size_t errlen);
 
-/* Format @req; returns the length, or -EMSGSIZE / -EINVAL. */
+/*
+ * For a server reading a request in pieces: the length of the complete
+ * request at the start of @buf (up to and including its empty line), 0 when
+ * more is needed, -EMSGSIZE when @len already reached MAQ_IPC_MAX_REQUEST
+ * without one.  Pass the complete length to maq_ipc_request_parse().
+ */
+ssize_t maq_ipc_request_end(const char *buf, size_t len);
+
+/*
+ * Format @req; returns the length (a NUL follows), or -EMSGSIZE (@len too
+ * small) / -EINVAL (a request maq_ipc_request_parse() would refuse).
+ */
 int maq_ipc_request_format(const struct maq_ipc_req *req, char *buf,
 			   size_t len);
 
 /* --- replies ----------------------------------------------------------- */
 
-/* A growing reply; the daemon appends pairs, then ends it. */
+/*
+ * A growing reply; the daemon appends pairs, ends it, then sends
+ * buf[0..len).  At most MAQ_IPC_MAX_REPLY bytes.
+ */
 struct maq_ipc_out {
 	char *buf;
 	size_t len, cap;
-	int err;			/* first failure (-ENOMEM, -EINVAL) */
+	int err;	/* first failure (-ENOMEM, -EINVAL, -EMSGSIZE) */
 };
 
 void maq_ipc_out_init(struct maq_ipc_out *o);
 void maq_ipc_out_free(struct maq_ipc_out *o);
-/* Append "key=value\n"; a value with a newline or NUL sets o->err. */
+/*
+ * Append "key=value\n".  A value with a newline, NUL or other control byte
+ * (tab included), a key outside [A-Za-z0-9._-] or "errno"/"message", or a
+ * reply growing past MAQ_IPC_MAX_REPLY sets o->err; later puts are ignored.
+ */
 void maq_ipc_put(struct maq_ipc_out *o, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Append "errno=N\n", "message=...\n" when @msg, and the empty line. */
+/*
+ * Append "errno=N\n" (@err 0 or an errno of either sign, at most 4095),
+ * "message=...\n" when @msg or @err (strerror() when @msg is NULL; control
+ * bytes become spaces, cut to 1024 bytes), and the empty line.  When o->err
+ * is set, or these lines do not fit, the pairs are dropped and the reply
+ * says errno=-o->err, "maquisd could not format its reply", so the client
+ * always gets a well-formed reply; o->err stays set for the caller to log.
+ * Only when even that cannot be allocated is len 0 (close, no reply).
+ */
 void maq_ipc_end(struct maq_ipc_out *o, int err, const char *msg);
 
 /* A parsed reply: its pairs in order (pointers into a private copy). */
@@ -110,11 +180,30 @@ struct maq_ipc_reply {
 	const char *message;		/* "" when absent */
 };
 
-/* Parse a whole reply; 0 or -EPROTO (malformed: no errno line, a line
- * without '=', missing empty line) / -ENOMEM.
+/*
+ * Parse a whole reply; 0 or -EPROTO (malformed: no errno line or two, a
+ * line without '=' or with a bad key, a pair after errno=, anything but the
+ * empty line after message=, no message= with a non-zero errno, control
+ * bytes, no empty line at the end or data after it) / -EMSGSIZE (more than
+ * MAQ_IPC_MAX_REPLY) / -ENOMEM.  The pairs exclude errno and message.  On
+ * failure @r is empty (and safe to free).
  */
 int maq_ipc_reply_parse(struct maq_ipc_reply *r, const char *buf, size_t len);
 void maq_ipc_reply_free(struct maq_ipc_reply *r);
+
+/* The first value of @key among pairs [start, end); NULL when absent. */
+const char *maq_ipc_field(const struct maq_ipc_reply *r, size_t start,
+			  size_t end, const char *key);
+
+/*
+ * Walk the records of a reply: those are the pairs from one @key to the
+ * next.  Start with *start = *end = 0; each call moves to the next record
+ * and returns false after the last:
+ *	while (maq_ipc_record(r, "relay", &s, &e))
+ *		addr = maq_ipc_field(r, s, e, "addr");
+ */
+bool maq_ipc_record(const struct maq_ipc_reply *r, const char *key,
+		    size_t *start, size_t *end);
 
 /* --- sockets ----------------------------------------------------------- */
 
@@ -122,10 +211,13 @@ void maq_ipc_reply_free(struct maq_ipc_reply *r);
 const char *maq_ipc_path(void);
 
 /*
- * Listen on @path: creates its directory 0700 when missing, removes a stale
- * socket (one nobody answers on), refuses (-EADDRINUSE) when another daemon
- * answers there, binds with mode 0600.  Returns the listening fd
- * (non-blocking, close-on-exec) or -errno with a message in @err.
+ * Listen on @path: creates its directory 0700 when missing (directories
+ * above it 0755; an existing one keeps its mode), removes a stale socket
+ * (one nobody answers on), refuses (-EADDRINUSE) when another daemon
+ * answers there and (-EEXIST) when @path is not a socket, binds with mode
+ * 0600 whatever the umask.  Returns the listening fd (non-blocking,
+ * close-on-exec) or -errno with a message in @err.  The caller unlinks
+ * @path when it stops.
  */
 int maq_ipc_listen(const char *path, char *err, size_t errlen);
 
@@ -136,9 +228,12 @@ bool maq_ipc_peer_ok(int fd);
 
 /*
  * Client: connect to @path, send @req, read the whole reply into @r
- * (waiting at most @timeout_ms in all; build may take seconds).  0, or
- * -errno: -ENOENT / -ECONNREFUSED when no daemon listens, -ETIMEDOUT,
- * -EPROTO for a malformed reply.
+ * (waiting at most @timeout_ms in all; build may take seconds).  0 (the
+ * daemon's own errno is r->err), or -errno: -ENOENT / -ECONNREFUSED when
+ * no daemon listens, -EACCES, -ETIMEDOUT, -EINVAL for a request
+ * maq_ipc_request_format() refuses, -ENAMETOOLONG, -EPROTO for a
+ * malformed reply, -EMSGSIZE for one over MAQ_IPC_MAX_REPLY.  Free @r with
+ * maq_ipc_reply_free() either way.
  */
 int maq_ipc_call(const char *path, const struct maq_ipc_req *req,
 		 struct maq_ipc_reply *r, int timeout_ms);
