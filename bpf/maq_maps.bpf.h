@@ -13,7 +13,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MAQ_XDP_MAX_CIRCUITS);
 	__type(key, struct maq_circuit_key);
-	__type(value, struct maq_hop);
+	__type(value, struct maq_xdp_hop);
 } maq_circuits SEC(".maps");
 #endif
 

@@ -11,7 +11,7 @@
  * Maps (names as in the object, so bpf_object__find_map_by_name() and
  * skeletons find them):
  *
- *   maq_circuits  HASH      struct maq_circuit_key -> struct maq_hop
+ *   maq_circuits  HASH      struct maq_circuit_key -> struct maq_xdp_hop
  *   maq_stats     PERCPU_ARRAY  u32 (enum maq_xdp_stat) -> u64
  *   maq_config    ARRAY     u32 0 -> struct maq_xdp_config
  *   maq_tx_ports  DEVMAP_HASH   u32 ifindex -> u32 ifindex
@@ -67,7 +67,7 @@ struct maq_underlay {
 	} addr;
 };
 
-/* struct maq_hop.flags */
+/* struct maq_xdp_hop.flags */
 #define MAQ_HOP_SLOT0		(1 << 0)	/* key[0] is installed */
 #define MAQ_HOP_SLOT1		(1 << 1)	/* key[1] is installed */
 #define MAQ_HOP_CTL		(1 << 2)	/* ctl_key is installed */
@@ -83,7 +83,7 @@ struct maq_underlay {
  * resetting the window, read and write it with BPF_F_LOCK.  Counters updated
  * by the program between the read and the write are lost, which is harmless.
  */
-struct maq_hop {
+struct maq_xdp_hop {
 	struct bpf_spin_lock lock;	/* guards replay_*, nothing else */
 	__u8 dir;			/* enum maquis_dir */
 	__u8 flags;			/* MAQ_HOP_* */

@@ -40,10 +40,10 @@ char LICENSE[] SEC("license") = "GPL";
 /*
  * ---- replay window (callers hold hop->lock) -------------------------------
  * The kernel module's scheme and representation (kmod/circuit.c), so that
- * the daemon can move a window between the two (see struct maq_hop).
+ * the daemon can move a window between the two (see struct maq_xdp_hop).
  */
 
-static __always_inline int maq_replay_seen(const struct maq_hop *h, __u64 ctr)
+static __always_inline int maq_replay_seen(const struct maq_xdp_hop *h, __u64 ctr)
 {
 	__u64 back;
 
@@ -62,7 +62,7 @@ static __always_inline __u64 maq_shl2(__u64 hi, __u64 lo, __u32 r)
 }
 
 /* Mark @ctr seen; the caller checked maq_replay_seen() under the lock. */
-static __always_inline void maq_replay_mark(struct maq_hop *h, __u64 ctr)
+static __always_inline void maq_replay_mark(struct maq_xdp_hop *h, __u64 ctr)
 {
 	__u64 *win = h->replay_win;
 	__u64 w0 = win[0], w1 = win[1], w2 = win[2], w3 = win[3];
@@ -113,7 +113,7 @@ static __always_inline void maq_replay_mark(struct maq_hop *h, __u64 ctr)
  */
 static __always_inline int maq_emit(struct xdp_md *ctx,
 				    const struct maq_pkt *pk,
-				    const struct maq_hop *hop, __be16 sport,
+				    const struct maq_xdp_hop *hop, __be16 sport,
 				    const struct bpf_fib_lookup *fib,
 				    struct maq_scratch *s, __u32 out)
 {
@@ -163,7 +163,7 @@ static __always_inline __u64 maq_seq_next(__u64 seq, __u64 delta)
 	return (seq & MAQ_SEQ_PHASE) | ((seq + delta) & MAQ_SEQ_CTR_MASK);
 }
 
-static __always_inline void maq_hop_done(struct maq_hop *hop, __u32 flen)
+static __always_inline void maq_hop_done(struct maq_xdp_hop *hop, __u32 flen)
 {
 	__sync_fetch_and_add(&hop->cells, 1);
 	__sync_fetch_and_add(&hop->bytes, flen);
@@ -175,7 +175,7 @@ static __always_inline void maq_hop_done(struct maq_hop *hop, __u32 flen)
 static __always_inline int maq_fwd(struct xdp_md *ctx,
 				   const struct maq_pkt *pk,
 				   const struct maq_xdp_config *cfg,
-				   struct maq_hop *hop, __u64 seq)
+				   struct maq_xdp_hop *hop, __u64 seq)
 {
 	__u64 ctr = seq & MAQ_SEQ_CTR_MASK;
 	__u32 slot = seq >> 63;
@@ -270,7 +270,7 @@ error:
 static __always_inline int maq_back(struct xdp_md *ctx,
 				    const struct maq_pkt *pk,
 				    const struct maq_xdp_config *cfg,
-				    struct maq_hop *hop, __u64 seq)
+				    struct maq_xdp_hop *hop, __u64 seq)
 {
 	__u64 seq_out = maq_seq_next(seq, hop->delta);
 	__u32 slot = seq >> 63;
@@ -321,7 +321,7 @@ int maq_relay(struct xdp_md *ctx)
 	struct maq_circuit_key key = {};
 	struct maq_xdp_config *cfg;
 	struct maq_cell_hdr ch;
-	struct maq_hop *hop;
+	struct maq_xdp_hop *hop;
 	struct maq_pkt pk;
 	__u32 zero = 0;
 	__u64 seq;

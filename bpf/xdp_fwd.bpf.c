@@ -30,7 +30,7 @@ int maq_xdp_fwd(struct xdp_md *ctx)
 	void *data, *end;
 	struct maq_eth *eth;
 	struct maq_udp *udp;
-	struct maq_hop *hop;
+	struct maq_xdp_hop *hop;
 	struct maq_pkt pk;
 	__be32 *cid;
 	__u32 zero = 0;

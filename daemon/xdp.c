@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * XDP relay loader, libbpf-bootstrap style: open the maq_relay skeleton,
- * point its maps at their pins, load, configure, attach; hops go into the
- * pinned table (see xdp.h for the layout and why the table is shared).
+ * XDP relay loader, libbpf-bootstrap style: pick the variant (probe the
+ * module's BTF), open its skeleton, point its maps at their pins, load,
+ * configure, attach; the pure variant's hops go into the pinned table (see
+ * xdp.h for the layout and why the table is shared).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,16 +25,19 @@
 #include <linux/rtnetlink.h>
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "xdp.h"
 
 #include "../bpf/relay.skel.h"
+#include "../bpf/relay_kfunc.skel.h"
 
-/* Ours, to replace or detach: this loader's program and the module's
- * kfunc variant (bpf/relay_kfunc.bpf.c), for a host switching modes.
- */
+/* Ours, to replace or detach, whichever variant: a host may switch. */
 static const char *const maq_prog_names[] = { "maq_relay", "maq_relay_kfunc" };
+static const enum maq_xdp_variant maq_prog_variant[] = {
+	MAQ_XDP_VARIANT_PURE, MAQ_XDP_VARIANT_KFUNC,
+};
 
 /* Maps pinned once for the host, and once per interface. */
 static const char *const maq_shared_maps[] = { "maq_circuits", "maq_tx_ports" };
@@ -41,14 +45,18 @@ static const char *const maq_shared_maps[] = { "maq_circuits", "maq_tx_ports" };
 static const char *const maq_if_maps[] = { "maq_config", "maq_stats" };
 
 struct maq_xdp {
-	struct maq_relay *skel;
+	/* one of the two skeletons, or neither for maq_xdp_open_pinned() */
+	struct maq_relay *pure;
+	struct maq_relay_kfunc *kfunc;
+	struct bpf_object *obj;
 	char root[PATH_MAX / 2];
 	char ifname[IF_NAMESIZE];
 	int ifindex;
 	enum maq_xdp_mode mode;
+	enum maq_xdp_variant variant;
 	uint32_t prog_id;
 	__be16 port;
-	/* map fds: the skeleton's, or our own without one */
+	/* map fds: the skeleton's, or our own without one; -1: none */
 	int circuits;
 	int stats;
 };
@@ -86,9 +94,26 @@ const char *maq_xdp_mode_name(enum maq_xdp_mode mode)
 	}
 }
 
+const char *maq_xdp_variant_name(enum maq_xdp_variant v)
+{
+	switch (v) {
+	case MAQ_XDP_VARIANT_PURE:
+		return "pure";
+	case MAQ_XDP_VARIANT_KFUNC:
+		return "kfunc";
+	default:
+		return "auto";
+	}
+}
+
 enum maq_xdp_mode maq_xdp_mode(const struct maq_xdp *x)
 {
 	return x->mode;
+}
+
+enum maq_xdp_variant maq_xdp_variant(const struct maq_xdp *x)
+{
+	return x->variant;
 }
 
 uint32_t maq_xdp_prog_id(const struct maq_xdp *x)
@@ -274,7 +299,11 @@ static int maq_sysctl_lo_forwarding(void)
 
 /* ---- attachment --------------------------------------------------------- */
 
-/* Is program @id a maquis relay?  1 yes, 0 no, -errno when it cannot tell. */
+/*
+ * Is program @id a maquis relay?  Its variant (MAQ_XDP_VARIANT_PURE or
+ * _KFUNC, by name), 0 when it is somebody else's, -errno when it cannot
+ * tell.
+ */
 static int maq_prog_is_relay(uint32_t id)
 {
 	struct bpf_prog_info info;
@@ -292,7 +321,7 @@ static int maq_prog_is_relay(uint32_t id)
 		return -errno;
 	for (i = 0; i < sizeof(maq_prog_names) / sizeof(maq_prog_names[0]); i++)
 		if (!strcmp(info.name, maq_prog_names[i]))
-			return 1;
+			return maq_prog_variant[i];
 	return 0;
 }
 
@@ -387,7 +416,72 @@ static int maq_attach(int ifindex, int prog_fd, enum maq_xdp_mode want,
 	return err;
 }
 
+/* ---- the variant -------------------------------------------------------- */
+
+int maq_xdp_kfunc_probe(const char *btf_path)
+{
+	const char *path = btf_path ? btf_path : MAQ_XDP_KFUNC_BTF;
+	struct btf *vmlinux, *mod;
+	int ret;
+
+	/* no module loaded: the usual case on a Secure Boot host */
+	if (access(path, R_OK))
+		return errno == ENOENT ? 0 : -errno;
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux)
+		return -errno ?: -ENOENT;
+	mod = btf__parse_split(path, vmlinux);
+	if (!mod) {
+		ret = -errno ?: -EINVAL;
+		goto out;
+	}
+	ret = btf__find_by_name_kind(mod, "bpf_maquis_xdp_lookup",
+				     BTF_KIND_FUNC) > 0 &&
+	      btf__find_by_name_kind(mod, "bpf_maquis_xdp_relay",
+				     BTF_KIND_FUNC) > 0;
+	btf__free(mod);
+out:
+	btf__free(vmlinux);
+	return ret;
+}
+
+/*
+ * Auto: kfunc when the probe finds the kfuncs.  A probe that fails (a
+ * module whose BTF cannot be parsed) means pure: the relay must run, and
+ * the pure variant needs nothing from the module.  Forced kfunc without
+ * the kfuncs: -ENOENT, before libbpf fails on the externs less clearly.
+ */
+static int maq_pick_variant(const struct maq_xdp_opts *o,
+			    enum maq_xdp_variant *v)
+{
+	int have;
+
+	if (o->variant == MAQ_XDP_VARIANT_PURE) {
+		*v = MAQ_XDP_VARIANT_PURE;
+		return 0;
+	}
+	if (o->variant != MAQ_XDP_VARIANT_AUTO &&
+	    o->variant != MAQ_XDP_VARIANT_KFUNC)
+		return -EINVAL;
+	have = maq_xdp_kfunc_probe(o->kfunc_btf);
+	if (o->variant == MAQ_XDP_VARIANT_KFUNC && have <= 0)
+		return have < 0 ? have : -ENOENT;
+	*v = have > 0 ? MAQ_XDP_VARIANT_KFUNC : MAQ_XDP_VARIANT_PURE;
+	return 0;
+}
+
 /* ---- open / close ------------------------------------------------------- */
+
+static struct bpf_map *maq_map(struct maq_xdp *x, const char *name)
+{
+	return bpf_object__find_map_by_name(x->obj, name);
+}
+
+static struct bpf_program *maq_prog(struct maq_xdp *x)
+{
+	return x->pure ? x->pure->progs.maq_relay :
+			 x->kfunc->progs.maq_relay_kfunc;
+}
 
 /*
  * The kernel creates every devmap with BPF_F_RDONLY_PROG, whatever it was
@@ -406,7 +500,7 @@ static int maq_tx_ports_reuse(struct maq_xdp *x)
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	err = bpf_map__reuse_fd(x->skel->maps.maq_tx_ports, fd);
+	err = bpf_map__reuse_fd(maq_map(x, "maq_tx_ports"), fd);
 	close(fd);
 	return err ? err : 1;
 }
@@ -415,10 +509,39 @@ static int maq_tx_port_add(struct maq_xdp *x)
 {
 	uint32_t idx = x->ifindex;
 
-	if (bpf_map_update_elem(bpf_map__fd(x->skel->maps.maq_tx_ports), &idx,
+	if (bpf_map_update_elem(bpf_map__fd(maq_map(x, "maq_tx_ports")), &idx,
 				&idx, BPF_ANY))
 		return -errno;
 	return 0;
+}
+
+static void maq_skel_destroy(struct maq_xdp *x)
+{
+	maq_relay__destroy(x->pure);
+	maq_relay_kfunc__destroy(x->kfunc);
+	x->pure = NULL;
+	x->kfunc = NULL;
+	x->obj = NULL;
+}
+
+static int maq_skel_open(struct maq_xdp *x)
+{
+	if (x->variant == MAQ_XDP_VARIANT_KFUNC) {
+		x->kfunc = maq_relay_kfunc__open();
+		if (x->kfunc)
+			x->obj = x->kfunc->obj;
+	} else {
+		x->pure = maq_relay__open();
+		if (x->pure)
+			x->obj = x->pure->obj;
+	}
+	return x->obj ? 0 : -errno ?: -ENOMEM;
+}
+
+static int maq_skel_load(struct maq_xdp *x)
+{
+	return x->pure ? maq_relay__load(x->pure) :
+			 maq_relay_kfunc__load(x->kfunc);
 }
 
 int maq_xdp_open(const char *ifname, const struct maq_xdp_opts *opts,
@@ -438,9 +561,12 @@ int maq_xdp_open(const char *ifname, const struct maq_xdp_opts *opts,
 	*xp = NULL;
 	if (!maq_ifname_ok(ifname))
 		return -EINVAL;
+	if (o.maq_dev && !maq_ifname_ok(o.maq_dev))
+		return -EINVAL;
 	x = calloc(1, sizeof(*x));
 	if (!x)
 		return -ENOMEM;
+	x->circuits = x->stats = -1;
 	snprintf(x->ifname, sizeof(x->ifname), "%s", ifname);
 	if (snprintf(x->root, sizeof(x->root), "%s",
 		     o.pin_root ? o.pin_root : MAQ_XDP_PIN_ROOT) >=
@@ -454,6 +580,16 @@ int maq_xdp_open(const char *ifname, const struct maq_xdp_opts *opts,
 		goto err_free;
 	}
 	x->port = htons(o.port ? o.port : MAQ_DEFAULT_PORT);
+	err = maq_pick_variant(&o, &x->variant);
+	if (err)
+		goto err_free;
+	if (x->variant == MAQ_XDP_VARIANT_KFUNC) {
+		cfg.dev_ifindex = if_nametoindex(o.maq_dev ? o.maq_dev : "maq0");
+		if (!cfg.dev_ifindex) {
+			err = -ENODEV;
+			goto err_free;
+		}
+	}
 
 	err = maq_check_bpffs(x->root);
 	if (!err)
@@ -465,14 +601,14 @@ int maq_xdp_open(const char *ifname, const struct maq_xdp_opts *opts,
 	if (err)
 		goto err_free;
 
-	x->skel = maq_relay__open();
-	if (!x->skel) {
-		err = -errno ?: -ENOMEM;
+	err = maq_skel_open(x);
+	if (err)
 		goto err_unpin;
-	}
 	/* libbpf reuses a compatible pinned map and pins the ones it creates. */
-	for (i = 0; !err && i < MAQ_TX_PORTS; i++)
-		err = maq_set_pin(x->skel->obj, maq_shared_maps[i], x->root, NULL);
+	if (x->pure)
+		for (i = 0; !err && i < MAQ_TX_PORTS; i++)
+			err = maq_set_pin(x->obj, maq_shared_maps[i], x->root,
+					  NULL);
 	if (!err) {
 		err = maq_tx_ports_reuse(x);
 		tx_reused = err == 1;
@@ -480,18 +616,18 @@ int maq_xdp_open(const char *ifname, const struct maq_xdp_opts *opts,
 			err = 0;
 	}
 	for (i = 0; !err && i < sizeof(maq_if_maps) / sizeof(maq_if_maps[0]); i++)
-		err = maq_set_pin(x->skel->obj, maq_if_maps[i], x->root,
-				  x->ifname);
-	if (!err && o.max_circuits)
-		err = bpf_map__set_max_entries(x->skel->maps.maq_circuits,
+		err = maq_set_pin(x->obj, maq_if_maps[i], x->root, x->ifname);
+	if (!err && x->pure && o.max_circuits)
+		err = bpf_map__set_max_entries(x->pure->maps.maq_circuits,
 					       o.max_circuits);
 	if (err)
 		goto err_destroy;
-	err = maq_relay__load(x->skel);
+	err = maq_skel_load(x);
 	if (err)
 		goto err_destroy;
-	x->circuits = bpf_map__fd(x->skel->maps.maq_circuits);
-	x->stats = bpf_map__fd(x->skel->maps.maq_stats);
+	if (x->pure)
+		x->circuits = bpf_map__fd(x->pure->maps.maq_circuits);
+	x->stats = bpf_map__fd(maq_map(x, "maq_stats"));
 
 	cfg.port = x->port;
 	if (o.fib_ifindex == MAQ_XDP_FIB_INGRESS) {
@@ -504,7 +640,7 @@ int maq_xdp_open(const char *ifname, const struct maq_xdp_opts *opts,
 				goto err_destroy;
 		}
 	}
-	if (bpf_map_update_elem(bpf_map__fd(x->skel->maps.maq_config), &zero,
+	if (bpf_map_update_elem(bpf_map__fd(maq_map(x, "maq_config")), &zero,
 				&cfg, BPF_ANY)) {
 		err = -errno;
 		goto err_destroy;
@@ -512,26 +648,25 @@ int maq_xdp_open(const char *ifname, const struct maq_xdp_opts *opts,
 	if (!tx_reused) {
 		err = maq_path(path, sizeof(path), x->root, NULL, "maq_tx_ports");
 		if (!err)
-			err = bpf_map__pin(x->skel->maps.maq_tx_ports, path);
+			err = bpf_map__pin(maq_map(x, "maq_tx_ports"), path);
 	}
 	if (!err)
 		err = maq_tx_port_add(x);
 	if (err)
 		goto err_destroy;
 
-	err = maq_attach(x->ifindex, bpf_program__fd(x->skel->progs.maq_relay),
-			 o.mode, &x->mode);
+	err = maq_attach(x->ifindex, bpf_program__fd(maq_prog(x)), o.mode,
+			 &x->mode);
 	if (err)
 		goto err_destroy;
 	memset(&info, 0, sizeof(info));
-	if (!bpf_obj_get_info_by_fd(bpf_program__fd(x->skel->progs.maq_relay),
-				    &info, &len))
+	if (!bpf_obj_get_info_by_fd(bpf_program__fd(maq_prog(x)), &info, &len))
 		x->prog_id = info.id;
 	*xp = x;
 	return 0;
 
 err_destroy:
-	maq_relay__destroy(x->skel);
+	maq_skel_destroy(x);
 err_unpin:
 	/* Pins we made for nothing go; an earlier setup's stay as they were. */
 	if (fresh) {
@@ -543,13 +678,33 @@ err_free:
 	return err;
 }
 
+/* Its maq_config, or -errno. */
+static int maq_config_read(const char *root, const char *ifname,
+			   struct maq_xdp_config *cfg)
+{
+	char path[PATH_MAX];
+	uint32_t zero = 0;
+	int fd, err;
+
+	err = maq_path(path, sizeof(path), root, ifname, "maq_config");
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	err = bpf_map_lookup_elem(fd, &zero, cfg) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
 int maq_xdp_open_pinned(const char *ifname, const char *pin_root,
 			struct maq_xdp **xp)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct maq_xdp_config cfg;
 	char path[PATH_MAX];
 	struct maq_xdp *x;
-	int err;
+	int err, v;
 
 	*xp = NULL;
 	if (!maq_ifname_ok(ifname))
@@ -565,14 +720,6 @@ int maq_xdp_open_pinned(const char *ifname, const char *pin_root,
 		err = -ENAMETOOLONG;
 		goto err;
 	}
-	err = maq_path(path, sizeof(path), x->root, NULL, "maq_circuits");
-	if (err)
-		goto err;
-	x->circuits = bpf_obj_get(path);
-	if (x->circuits < 0) {
-		err = -errno;
-		goto err;
-	}
 	err = maq_path(path, sizeof(path), x->root, x->ifname, "maq_stats");
 	if (err)
 		goto err;
@@ -581,25 +728,38 @@ int maq_xdp_open_pinned(const char *ifname, const char *pin_root,
 		err = -errno;
 		goto err;
 	}
-	/* the port addresses without one get, as configured */
+	/*
+	 * The kfunc variant's config names the maquis device, the pure one's
+	 * does not; its addresses without a port get the configured port.
+	 */
 	x->port = htons(MAQ_DEFAULT_PORT);
-	if (!maq_path(path, sizeof(path), x->root, x->ifname, "maq_config")) {
-		struct maq_xdp_config cfg;
-		uint32_t zero = 0;
-		int fd = bpf_obj_get(path);
-
-		if (fd >= 0) {
-			if (!bpf_map_lookup_elem(fd, &zero, &cfg) && cfg.port)
-				x->port = cfg.port;
-			close(fd);
-		}
+	x->variant = MAQ_XDP_VARIANT_PURE;
+	if (!maq_config_read(x->root, x->ifname, &cfg)) {
+		if (cfg.port)
+			x->port = cfg.port;
+		if (cfg.dev_ifindex)
+			x->variant = MAQ_XDP_VARIANT_KFUNC;
 	}
 	x->ifindex = if_nametoindex(ifname);
 	x->mode = MAQ_XDP_MODE_AUTO;
-	if (x->ifindex && !bpf_xdp_query(x->ifindex, 0, &q) && q.prog_id &&
-	    maq_prog_is_relay(q.prog_id) == 1) {
-		x->prog_id = q.prog_id;
-		x->mode = maq_mode_of(q.attach_mode);
+	if (x->ifindex && !bpf_xdp_query(x->ifindex, 0, &q) && q.prog_id) {
+		v = maq_prog_is_relay(q.prog_id);
+		if (v > 0) {
+			x->prog_id = q.prog_id;
+			x->mode = maq_mode_of(q.attach_mode);
+			x->variant = v;
+		}
+	}
+	if (x->variant == MAQ_XDP_VARIANT_PURE) {
+		err = maq_path(path, sizeof(path), x->root, NULL,
+			       "maq_circuits");
+		if (err)
+			goto err;
+		x->circuits = bpf_obj_get(path);
+		if (x->circuits < 0) {
+			err = -errno;
+			goto err;
+		}
 	}
 	*xp = x;
 	return 0;
@@ -612,8 +772,8 @@ void maq_xdp_close(struct maq_xdp *x)
 {
 	if (!x)
 		return;
-	if (x->skel) {
-		maq_relay__destroy(x->skel);
+	if (x->obj) {
+		maq_skel_destroy(x);
 	} else {
 		if (x->circuits >= 0)
 			close(x->circuits);
@@ -621,6 +781,45 @@ void maq_xdp_close(struct maq_xdp *x)
 			close(x->stats);
 	}
 	free(x);
+}
+
+int maq_xdp_status(const char *ifname, const char *pin_root,
+		   struct maq_xdp_status *st)
+{
+	const char *root = pin_root ? pin_root : MAQ_XDP_PIN_ROOT;
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct maq_xdp_config cfg;
+	char path[PATH_MAX];
+	int ifindex, err, v;
+
+	memset(st, 0, sizeof(*st));
+	if (!maq_ifname_ok(ifname))
+		return -EINVAL;
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex)
+		return -ENODEV;
+	err = maq_path(path, sizeof(path), root, ifname, "maq_stats");
+	if (err)
+		return err;
+	st->pinned = !access(path, F_OK);
+	err = bpf_xdp_query(ifindex, 0, &q);
+	if (err)
+		return err;
+	if (!q.prog_id)
+		return 0;
+	v = maq_prog_is_relay(q.prog_id);
+	if (v < 0)
+		return v;
+	if (!v) {
+		st->other_prog_id = q.prog_id;
+		return 0;
+	}
+	st->prog_id = q.prog_id;
+	st->variant = v;
+	st->mode = maq_mode_of(q.attach_mode);
+	if (v == MAQ_XDP_VARIANT_KFUNC && !maq_config_read(root, ifname, &cfg))
+		st->dev_ifindex = cfg.dev_ifindex;
+	return 0;
 }
 
 /* Detach a maquis relay from @ifindex if one is there; 0 also when not. */
@@ -749,6 +948,8 @@ int maq_xdp_hop_add(struct maq_xdp *x, const struct maq_circuit *c)
 	struct maq_xdp_hop fwd, back;
 	int err;
 
+	if (x->circuits < 0)
+		return -EOPNOTSUPP;
 	if (c->role != MAQUIS_ROLE_RELAY || c->n_hops < 1 ||
 	    (hop->has & (MAQ_HOP_FWD_KEY | MAQ_HOP_BACK_KEY)) !=
 	    (MAQ_HOP_FWD_KEY | MAQ_HOP_BACK_KEY) ||
@@ -802,9 +1003,12 @@ int maq_xdp_hop_add(struct maq_xdp *x, const struct maq_circuit *c)
 
 int maq_xdp_hop_del(struct maq_xdp *x, const struct maq_circuit *c)
 {
-	int a = maq_hop_rm(x, c->fwd_cid_in);
-	int b = maq_hop_rm(x, c->back_cid_in);
+	int a, b;
 
+	if (x->circuits < 0)
+		return -EOPNOTSUPP;
+	a = maq_hop_rm(x, c->fwd_cid_in);
+	b = maq_hop_rm(x, c->back_cid_in);
 	if (a && b)
 		return a;
 	if (a && a != -ENOENT)
@@ -825,6 +1029,8 @@ int maq_xdp_key_set(struct maq_xdp *x, uint32_t cid_in, int slot,
 	struct maq_xdp_hop h;
 	int err = 0;
 
+	if (x->circuits < 0)
+		return -EOPNOTSUPP;
 	if (slot < 0 || slot > 1)
 		return -EINVAL;
 	if (bpf_map_lookup_elem_flags(x->circuits, &k, &h, BPF_F_LOCK))
@@ -844,6 +1050,8 @@ int maq_xdp_hop_stats(struct maq_xdp *x, uint32_t cid_in,
 	struct maq_circuit_key k = { .ifindex = 0, .cid = cid_in };
 	struct maq_xdp_hop h;
 
+	if (x->circuits < 0)
+		return -EOPNOTSUPP;
 	if (bpf_map_lookup_elem_flags(x->circuits, &k, &h, BPF_F_LOCK))
 		return -errno;
 	st->dir = h.dir;
@@ -866,6 +1074,8 @@ int maq_xdp_hop_list(struct maq_xdp *x, uint32_t *cids, int max)
 	void *prev = NULL;
 	int n = 0;
 
+	if (x->circuits < 0)
+		return -EOPNOTSUPP;
 	while (n < max && !bpf_map_get_next_key(x->circuits, prev, &next)) {
 		if (next.ifindex == 0)
 			cids[n++] = next.cid;
@@ -875,7 +1085,7 @@ int maq_xdp_hop_list(struct maq_xdp *x, uint32_t *cids, int max)
 	return n;
 }
 
-int maq_xdp_stats(struct maq_xdp *x, uint64_t val[MAQ_STAT_MAX])
+static int maq_stats_sum(int fd, uint64_t val[MAQ_STAT_MAX])
 {
 	int ncpu = libbpf_num_possible_cpus(), i;
 	uint64_t *v;
@@ -887,7 +1097,7 @@ int maq_xdp_stats(struct maq_xdp *x, uint64_t val[MAQ_STAT_MAX])
 	if (!v)
 		return -ENOMEM;
 	for (s = 0; s < MAQ_STAT_MAX; s++) {
-		if (bpf_map_lookup_elem(x->stats, &s, v)) {
+		if (bpf_map_lookup_elem(fd, &s, v)) {
 			free(v);
 			return -errno;
 		}
@@ -897,6 +1107,32 @@ int maq_xdp_stats(struct maq_xdp *x, uint64_t val[MAQ_STAT_MAX])
 	}
 	free(v);
 	return 0;
+}
+
+int maq_xdp_stats(struct maq_xdp *x, uint64_t val[MAQ_STAT_MAX])
+{
+	return maq_stats_sum(x->stats, val);
+}
+
+int maq_xdp_stats_pinned(const char *ifname, const char *pin_root,
+			 uint64_t val[MAQ_STAT_MAX])
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	if (!maq_ifname_ok(ifname))
+		return -EINVAL;
+	err = maq_path(path, sizeof(path),
+		       pin_root ? pin_root : MAQ_XDP_PIN_ROOT, ifname,
+		       "maq_stats");
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	err = maq_stats_sum(fd, val);
+	close(fd);
+	return err;
 }
 
 /* ---- neighbours --------------------------------------------------------- */
@@ -963,7 +1199,7 @@ int maq_xdp_prime(const union maq_sockaddr *to)
 		char b[8192];
 	} rep;
 	uint8_t nbr[16];
-	int fd, ret, family, alen, oif = 0, have_gw = 0;
+	int fd, ret, family, alen, oif = 0;
 	struct rtattr *rta;
 	struct nlmsghdr *nh;
 	int rlen;
@@ -1002,12 +1238,9 @@ int maq_xdp_prime(const union maq_sockaddr *to)
 		if (rta->rta_type == RTA_OIF)
 			memcpy(&oif, RTA_DATA(rta), sizeof(oif));
 		else if (rta->rta_type == RTA_GATEWAY &&
-			 RTA_PAYLOAD(rta) == (unsigned int)alen) {
+			 RTA_PAYLOAD(rta) == (unsigned int)alen)
 			memcpy(nbr, RTA_DATA(rta), alen);
-			have_gw = 1;
-		}
 	}
-	(void)have_gw;
 	if (!oif) {
 		ret = -EHOSTUNREACH;
 		goto out;
@@ -1054,4 +1287,48 @@ int maq_xdp_prime(const union maq_sockaddr *to)
 out:
 	close(fd);
 	return ret;
+}
+
+int maq_xdp_prime_all(struct maq_xdp *x)
+{
+	struct maq_underlay seen[64];
+	struct maq_circuit_key k, next;
+	union maq_sockaddr to;
+	struct maq_xdp_hop h;
+	int n = 0, i, err = 0;
+	void *prev = NULL;
+
+	if (x->circuits < 0)
+		return -EOPNOTSUPP;
+	while (!bpf_map_get_next_key(x->circuits, prev, &next)) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(x->circuits, &k, &h))
+			continue;	/* deleted meanwhile */
+		h.next.port = 0;
+		explicit_bzero(h.key, sizeof(h.key));
+		explicit_bzero(h.ctl_key, sizeof(h.ctl_key));
+		/* a neighbour serves many circuits: ask once for each */
+		for (i = 0; i < n; i++)
+			if (!memcmp(&seen[i], &h.next, sizeof(h.next)))
+				break;
+		if (i < n)
+			continue;
+		if (n < (int)(sizeof(seen) / sizeof(seen[0])))
+			seen[n] = h.next;
+		n++;
+		memset(&to, 0, sizeof(to));
+		if (h.next.family == MAQ_AF_INET) {
+			to.in4.sin_family = AF_INET;
+			to.in4.sin_addr.s_addr = h.next.addr.v4;
+		} else {
+			to.in6.sin6_family = AF_INET6;
+			memcpy(&to.in6.sin6_addr, h.next.addr.v6, 16);
+		}
+		i = maq_xdp_prime(&to);
+		if (i && !err)
+			err = i;
+	}
+	explicit_bzero(&h, sizeof(h));
+	return err ? err : n;
 }

@@ -1,13 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Loader for the XDP relay (bpf/relay.bpf.c, skeleton bpf/relay.skel.h) on
- * hosts without maquis.ko: docs/DESIGN.md, "One source of truth", second
- * case.  The daemon (and `maquis xdp ...`) programs pinned maps with the
- * same struct maq_circuit a module relay gets over netlink.
+ * Loader for the XDP relay, in one of two variants (docs/DESIGN.md, "One
+ * source of truth for circuit state"):
+ *
+ *   pure   bpf/relay.bpf.c, for hosts without maquis.ko: the daemon (and
+ *          `maquis xdp ...`) installs each hop into a pinned map, from the
+ *          same struct maq_circuit a module relay gets over netlink.
+ *   kfunc  bpf/relay_kfunc.bpf.c, when maquis.ko is loaded: the relay step
+ *          is the module's (its kfuncs, its circuit table), so hops are
+ *          installed over netlink only and nothing here holds circuits.
+ *
+ * Debian 12's libbpf (1.1) cannot load an object whose kfunc externs are
+ * missing, even weak ones, so the variant is decided before opening: auto
+ * takes kfunc when maq_xdp_kfunc_probe() finds both kfuncs in the module's
+ * BTF, pure otherwise.
  *
  * Pinned layout under a root (default MAQ_XDP_PIN_ROOT):
  *
- *   <root>/maq_circuits         the hop table, one for the host
+ *   <root>/maq_circuits         the hop table, one for the host (pure)
  *   <root>/maq_tx_ports         egress devmap, one for the host
  *   <root>/<ifname>/maq_config  what that interface's program is told
  *   <root>/<ifname>/maq_stats   its per-CPU counters
@@ -30,20 +40,22 @@
 
 #include "nl.h"
 
-/*
- * bpf/maquis_common.h names its map record struct maq_hop, as nl.h names
- * the netlink hop; here the BPF one is struct maq_xdp_hop.
- */
-#define maq_hop maq_xdp_hop
 #include "../bpf/maquis_common.h"
-#undef maq_hop
 
 #define MAQ_XDP_PIN_ROOT	"/sys/fs/bpf/maquis"
+/* Where a loaded maquis.ko publishes its BTF, kfuncs included. */
+#define MAQ_XDP_KFUNC_BTF	"/sys/kernel/btf/maquis"
 
 enum maq_xdp_mode {
 	MAQ_XDP_MODE_AUTO,		/* native, generic if the driver refuses */
 	MAQ_XDP_MODE_NATIVE,		/* XDP_FLAGS_DRV_MODE */
 	MAQ_XDP_MODE_GENERIC,	/* XDP_FLAGS_SKB_MODE */
+};
+
+enum maq_xdp_variant {
+	MAQ_XDP_VARIANT_AUTO,	/* kfunc if maq_xdp_kfunc_probe() says so */
+	MAQ_XDP_VARIANT_PURE,	/* maq_relay: pure BPF, pinned hop table */
+	MAQ_XDP_VARIANT_KFUNC,	/* maq_relay_kfunc: the module's circuits */
 };
 
 struct maq_xdp_opts {
@@ -56,8 +68,16 @@ struct maq_xdp_opts {
 	 * forwarding must be on, which routes transit traffic too).
 	 */
 	uint32_t fib_ifindex;
-	uint32_t max_circuits;	/* 0: MAQ_XDP_MAX_CIRCUITS */
+	uint32_t max_circuits;	/* pure; 0: MAQ_XDP_MAX_CIRCUITS */
 	enum maq_xdp_mode mode;
+	enum maq_xdp_variant variant;
+	/*
+	 * kfunc: the maquis device whose circuits the program relays, in the
+	 * caller's namespace, its socket bound to @port; NULL: "maq0".
+	 */
+	const char *maq_dev;
+	/* BTF the probe reads; NULL: MAQ_XDP_KFUNC_BTF (tests point elsewhere) */
+	const char *kfunc_btf;
 };
 
 #define MAQ_XDP_FIB_INGRESS	UINT32_MAX
@@ -65,13 +85,24 @@ struct maq_xdp_opts {
 struct maq_xdp;
 
 /*
- * Open the relay skeleton, reuse or create the pinned maps, write the
- * config, load, and attach to @ifname (in the caller's network namespace).
- * -EMEDIUMTYPE when the root is not on bpffs (in `ip netns exec`, whose
- * fresh /sys hides /sys/fs/bpf: enter the namespace with setns instead).
- * A maquis relay program already on the interface (maq_relay, or the
- * module's maq_relay_kfunc) is replaced; any other XDP program is left
- * alone (-EBUSY).  The program stays attached and the maps
+ * 1 when the split BTF at @btf_path (NULL: MAQ_XDP_KFUNC_BTF), read on top
+ * of the kernel's, has FUNCs bpf_maquis_xdp_lookup and bpf_maquis_xdp_relay
+ * (include/maquis/xdp.h); 0 when either is missing or the file does not
+ * exist (no module loaded); -errno when it cannot be read or parsed.
+ */
+int maq_xdp_kfunc_probe(const char *btf_path);
+
+/*
+ * Choose the variant (opts->variant, auto: probe), open its skeleton,
+ * reuse or create the pinned maps, write the config, load, and attach to
+ * @ifname (in the caller's network namespace).  Errors: -ENOENT for a
+ * forced kfunc variant without the module's kfuncs, -ENODEV when the
+ * kfunc variant's maquis device does not exist, -EMEDIUMTYPE when the
+ * root is not on bpffs (in `ip netns exec`, whose fresh /sys hides
+ * /sys/fs/bpf: enter the namespace with setns instead).
+ * A maquis relay program already on the interface (maq_relay, or
+ * maq_relay_kfunc) is replaced, whichever variant it is; any other XDP
+ * program is left alone (-EBUSY).  The program stays attached and the maps
  * pinned after maq_xdp_close(): a restarted daemon finds its hops again.
  */
 int maq_xdp_open(const char *ifname, const struct maq_xdp_opts *opts,
@@ -89,7 +120,25 @@ void maq_xdp_close(struct maq_xdp *x);
 /* MAQ_XDP_MODE_NATIVE or MAQ_XDP_MODE_GENERIC: how it is attached. */
 enum maq_xdp_mode maq_xdp_mode(const struct maq_xdp *x);
 const char *maq_xdp_mode_name(enum maq_xdp_mode mode);
+/* MAQ_XDP_VARIANT_PURE or MAQ_XDP_VARIANT_KFUNC. */
+enum maq_xdp_variant maq_xdp_variant(const struct maq_xdp *x);
+const char *maq_xdp_variant_name(enum maq_xdp_variant v);
 uint32_t maq_xdp_prog_id(const struct maq_xdp *x);
+
+/*
+ * What is on @ifname now, read back from the kernel (bpf_xdp_query() and
+ * the program's name) and the pins, for `maquis show`: needs no handle.
+ */
+struct maq_xdp_status {
+	uint32_t prog_id;		/* a maquis relay's; 0: none attached */
+	enum maq_xdp_variant variant;	/* PURE or KFUNC (AUTO: none) */
+	enum maq_xdp_mode mode;		/* NATIVE or GENERIC (AUTO: none) */
+	uint32_t dev_ifindex;		/* kfunc: the maquis device served */
+	uint32_t other_prog_id;		/* somebody else's XDP program */
+	bool pinned;			/* <root>/<ifname>/maq_stats exists */
+};
+int maq_xdp_status(const char *ifname, const char *pin_root,
+		   struct maq_xdp_status *st);
 
 /*
  * A relay's part of a circuit (role MAQUIS_ROLE_RELAY, hops[0] with the
@@ -104,6 +153,10 @@ uint32_t maq_xdp_prog_id(const struct maq_xdp *x);
  * Addresses without a port get the configured port.  -EEXIST when either
  * cid is taken (nothing is changed then).  The neighbours of next and prev
  * are resolved on the way (see maq_xdp_prime()).
+ *
+ * The hop functions below work on the pure variant's table; with the kfunc
+ * variant the circuits are the module's (install them over netlink and call
+ * maq_xdp_prime() for next and prev) and they return -EOPNOTSUPP.
  */
 int maq_xdp_hop_add(struct maq_xdp *x, const struct maq_circuit *c);
 /* Removes both entries; -ENOENT if neither existed. */
@@ -128,8 +181,14 @@ int maq_xdp_hop_stats(struct maq_xdp *x, uint32_t cid_in,
 /* cids of every entry in the table; returns how many (at most @max). */
 int maq_xdp_hop_list(struct maq_xdp *x, uint32_t *cids, int max);
 
-/* This interface's counters (enum maq_xdp_stat), summed over CPUs. */
+/*
+ * This interface's counters (enum maq_xdp_stat), summed over CPUs, from the
+ * handle's map or, without a handle (`maquis stats`), from the pin.
+ * Either variant.
+ */
 int maq_xdp_stats(struct maq_xdp *x, uint64_t val[MAQ_STAT_MAX]);
+int maq_xdp_stats_pinned(const char *ifname, const char *pin_root,
+			 uint64_t val[MAQ_STAT_MAX]);
 /* "unknown-cid", ..., "cells-in", ...; NULL out of range. */
 const char *maq_xdp_stat_name(int stat);
 
@@ -138,10 +197,18 @@ const char *maq_xdp_stat_name(int stat);
  * (bpf_fib_lookup() fails otherwise and the cell goes to the stack, where
  * without the module nobody listens).  This asks the kernel to resolve the
  * neighbour @to is reached through (RTM_NEWNEIGH with NTF_USE), as a send
- * from a socket would.  The daemon calls it again when the no_route
- * counter moves.  Asynchronous: returns once the request is accepted.
+ * from a socket would; an entry set by hand (permanent, noarp) is left
+ * alone.  Asynchronous: returns once the request is accepted, and the
+ * answer fills the entry later.
  */
 int maq_xdp_prime(const union maq_sockaddr *to);
+/*
+ * maq_xdp_prime() for the next hop of every entry in the (pure) table, once
+ * each: for the daemon to call when the no_route counter moves (an entry
+ * that failed, a neighbour that changed its address).  Returns how many
+ * were asked for, or the first error.
+ */
+int maq_xdp_prime_all(struct maq_xdp *x);
 
 /*
  * Detach the program from the interface (if it is a maquis relay) and unpin

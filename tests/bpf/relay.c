@@ -97,7 +97,7 @@ TEST_F(relay, fwd_equivalence)
 	};
 	__u8 cell[MAQ_CELL_SIZE], want[MAQ_CELL_SIZE], f[FRAME_MAX];
 	struct xdp_result r;
-	struct maq_hop h, got;
+	struct maq_xdp_hop h, got;
 	size_t i, len;
 
 	for (i = 0; i < ARRAY_SIZE(c); i++) {
@@ -149,7 +149,7 @@ TEST_F(relay, back_equivalence)
 	};
 	__u8 cell[MAQ_CELL_SIZE], want[MAQ_CELL_SIZE], f[FRAME_MAX];
 	struct xdp_result r;
-	struct maq_hop h, got;
+	struct maq_xdp_hop h, got;
 	size_t i, len;
 	int n;
 
@@ -201,7 +201,7 @@ TEST_F(relay, tampered)
 	__u8 cell[MAQ_CELL_SIZE], bad[MAQ_CELL_SIZE], f[FRAME_MAX];
 	__u64 seq = rand_ctr();
 	struct xdp_result r;
-	struct maq_hop h, got;
+	struct maq_xdp_hop h, got;
 	size_t i, len;
 
 	hop_init(&h, MAQUIS_DIR_FWD, 77, rand64(), &self->peer4);
@@ -254,7 +254,7 @@ TEST_F(relay, replay)
 	__u8 cell[MAQ_CELL_SIZE], f[FRAME_MAX];
 	__u64 base = rand_ctr(), drops = 0;
 	struct xdp_result r;
-	struct maq_hop h, got;
+	struct maq_xdp_hop h, got;
 	size_t i, len;
 
 	hop_init(&h, MAQUIS_DIR_FWD, 78, 5, &self->peer4);
@@ -285,7 +285,7 @@ TEST_F(relay, replay_random)
 	__u64 base = rand_ctr(), drops = 0;
 	__s64 top = -1, c;
 	struct xdp_result r;
-	struct maq_hop h;
+	struct maq_xdp_hop h;
 	size_t len;
 	int i, ok;
 
@@ -328,7 +328,7 @@ TEST_F(relay, malformed)
 {
 	__u8 cell[MAQ_CELL_SIZE + 1], f[FRAME_MAX];
 	struct xdp_result r;
-	struct maq_hop h;
+	struct maq_xdp_hop h;
 	size_t len;
 	int n = 0;
 
@@ -370,7 +370,7 @@ TEST_F(relay, pass_untouched)
 	__u8 cell[MAQ_CELL_SIZE], f[FRAME_MAX], g[FRAME_MAX];
 	struct endpoint other;
 	struct xdp_result r;
-	struct maq_hop h;
+	struct maq_xdp_hop h;
 	size_t len;
 	int pass = 0;
 
@@ -461,7 +461,7 @@ TEST_F(relay, no_route)
 	__u8 cell[MAQ_CELL_SIZE], f[FRAME_MAX];
 	struct endpoint nowhere;
 	struct xdp_result r;
-	struct maq_hop h, got;
+	struct maq_xdp_hop h, got;
 	size_t i, len;
 
 	for (i = 0; i < ARRAY_SIZE(dst); i++) {
@@ -485,7 +485,7 @@ TEST_F(relay, key_limit)
 {
 	__u8 cell[MAQ_CELL_SIZE], f[FRAME_MAX];
 	struct xdp_result r;
-	struct maq_hop h;
+	struct maq_xdp_hop h;
 	__u64 seq = rand_ctr();
 	size_t len;
 	int dir, n = 0;
@@ -525,7 +525,7 @@ TEST_F(relay, hop_control)
 	__u8 cell[MAQ_CELL_SIZE], plain[MAQ_BODY_LEN], f[FRAME_MAX];
 	__u64 seq = rand_ctr();
 	struct xdp_result r;
-	struct maq_hop h, got;
+	struct maq_xdp_hop h, got;
 	size_t len;
 
 	hop_init(&h, MAQUIS_DIR_FWD, 83, 5, &self->peer4);
@@ -559,7 +559,7 @@ TEST_F(relay, fib_ingress)
 	__u8 cell[MAQ_CELL_SIZE], want[MAQ_CELL_SIZE], f[FRAME_MAX];
 	__u64 seq = rand_ctr();
 	struct xdp_result r;
-	struct maq_hop h;
+	struct maq_xdp_hop h;
 	__u32 zero = 0;
 	size_t len;
 
@@ -640,7 +640,7 @@ TEST_F(relay, live)
 {
 	__u8 cell[MAQ_CELL_SIZE], want[MAQ_CELL_SIZE], f[FRAME_MAX];
 	struct xdp_result r;
-	struct maq_hop h;
+	struct maq_xdp_hop h;
 	__u64 seq = rand_ctr();
 	int s1, s3, err;
 	size_t len;
@@ -686,7 +686,7 @@ TEST_F(relay, unconfigured)
 	struct maq_xdp_config cfg = {};
 	__u8 cell[MAQ_CELL_SIZE], f[FRAME_MAX];
 	struct xdp_result r;
-	struct maq_hop h;
+	struct maq_xdp_hop h;
 	__u32 zero = 0;
 	size_t len;
 
@@ -711,7 +711,7 @@ TEST_F(relay, cost)
 	struct endpoint self_loop = self->peer4;
 	__u64 base = rand_ctr(), sum = 0;
 	struct xdp_result r;
-	struct maq_hop h;
+	struct maq_xdp_hop h;
 	size_t len;
 	int i, n = 256;
 

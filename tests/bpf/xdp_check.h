@@ -8,7 +8,7 @@
 
 #include "maq_test.h"
 
-static inline void hop_init(struct maq_hop *h, int dir, __u32 cid_out,
+static inline void hop_init(struct maq_xdp_hop *h, int dir, __u32 cid_out,
 			    __u64 delta, const struct endpoint *next)
 {
 	memset(h, 0, sizeof(*h));
@@ -23,14 +23,14 @@ static inline void hop_init(struct maq_hop *h, int dir, __u32 cid_out,
 	randombytes_buf(h->ctl_key, sizeof(h->ctl_key));
 }
 
-static inline int hop_put(int fd, __u32 cid, const struct maq_hop *h)
+static inline int hop_put(int fd, __u32 cid, const struct maq_xdp_hop *h)
 {
 	struct maq_circuit_key k = { .ifindex = 0, .cid = cid };
 
 	return bpf_map_update_elem(fd, &k, h, BPF_ANY);
 }
 
-static inline int hop_get(int fd, __u32 cid, struct maq_hop *h)
+static inline int hop_get(int fd, __u32 cid, struct maq_xdp_hop *h)
 {
 	struct maq_circuit_key k = { .ifindex = 0, .cid = cid };
 
@@ -52,7 +52,7 @@ static inline __u64 rand_ctr(void)
 }
 
 /* A forward cell for @h, sealed with the key of @seq's phase. */
-static inline void make_fwd(__u8 *cell, const struct maq_hop *h, __u32 cid,
+static inline void make_fwd(__u8 *cell, const struct maq_xdp_hop *h, __u32 cid,
 			    __u64 seq)
 {
 	__u8 plain[MAQ_BODY_LEN];
@@ -63,7 +63,7 @@ static inline void make_fwd(__u8 *cell, const struct maq_hop *h, __u32 cid,
 
 /* What layer.h makes of it. */
 static inline void want_fwd(__u8 *out, const __u8 *cell,
-			    const struct maq_hop *h, __u64 seq)
+			    const struct maq_xdp_hop *h, __u64 seq)
 {
 	__u8 buf[MAQ_SHIFT + MAQ_CELL_SIZE];
 	__u8 *o;
@@ -75,7 +75,7 @@ static inline void want_fwd(__u8 *out, const __u8 *cell,
 }
 
 static inline void want_back(__u8 *out, const __u8 *cell,
-			     const struct maq_hop *h, __u64 seq)
+			     const struct maq_xdp_hop *h, __u64 seq)
 {
 	__u8 buf[MAQ_CELL_SIZE + MAQ_SHIFT];
 	__u8 *o;

@@ -62,7 +62,7 @@ TEST_F(xdp_fwd, rewrite)
 {
 	__u8 cell[MAQ_CELL_SIZE], want[MAQ_CELL_SIZE], f[FRAME_MAX];
 	struct xdp_result r;
-	struct maq_hop h;
+	struct maq_xdp_hop h;
 	size_t len;
 
 	randombytes_buf(cell, sizeof(cell));
@@ -102,7 +102,7 @@ TEST_F(xdp_fwd, cost)
 	__u8 cell[MAQ_CELL_SIZE], f[FRAME_MAX];
 	struct endpoint self_loop = self->peer4;
 	struct xdp_result r;
-	struct maq_hop h;
+	struct maq_xdp_hop h;
 	size_t len;
 
 	self_loop.port = MAQ_PORT;

@@ -38,11 +38,8 @@
 
 #include "kselftest_harness.h"
 
-/* tests/bpf's helpers name the BPF hop record as nl.h names its hop. */
-#define maq_hop maq_bpf_hop
 #include "../bpf/maq_test.h"
 #include "../bpf/xdp_check.h"
-#undef maq_hop
 
 #include "../../daemon/nl.h"
 #include "common.h"
@@ -934,7 +931,7 @@ TEST_F_TIMEOUT(xk, pure_bpf_relays, 120)
 	struct maq_xdp_config cfg = { .port = htons(MAQ_PORT), .fib_ifindex = 1 };
 	uint8_t cell[MAQ_CELL_SIZE], want[MAQ_CELL_SIZE], f[FRAME_MAX];
 	struct maq_xdp_fwd *base;
-	struct maq_bpf_hop h;
+	struct maq_xdp_hop h;
 	struct maq_relay *pure;
 	struct xdp_result r;
 	__u32 zero = 0;
@@ -974,7 +971,7 @@ TEST_F_TIMEOUT(xk, cost, 300)
 	uint8_t cell[MAQ_CELL_SIZE], f[FRAME_MAX];
 	struct endpoint self_prev;
 	struct maq_circuit c;
-	struct maq_bpf_hop h;
+	struct maq_xdp_hop h;
 	struct maq_relay *pure;
 	struct xdp_result r;
 	uint32_t kf, bpf;

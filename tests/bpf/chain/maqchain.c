@@ -18,10 +18,13 @@
  *      200 ms.  DIR/ready appears once both run.  Runs until SIGTERM or
  *      SIGINT, which it passes on; the endpoints remove their TUNs.
  *   maqchain stats --ns NS [--pin-root ROOT] --dev DEV...
- *      Per-interface XDP counters (DEV.NAME=N) and every hop's
- *      (hop.CID.FIELD=N) of the relay in NS.
- *   maqchain attach --ns NS [--pin-root ROOT] [--mode M] --dev DEV...
- *      Only the loader: XDP on every DEV, no hop.
+ *      Per-interface XDP counters (DEV.NAME=N), what is attached
+ *      (DEV.variant, DEV.mode, DEV.prog, DEV.maq-dev), and every hop's
+ *      (hop.CID.FIELD=N) of the relay in NS (pure variant).
+ *   maqchain attach --ns NS [--pin-root ROOT] [--mode M] [--port P]
+ *        [--variant auto|pure|kfunc] [--maq-dev DEV] --dev DEV...
+ *      Only the loader: XDP on every DEV, no hop (the kfunc variant relays
+ *      the circuits the module of NS has on --maq-dev, maq0 by default).
  *   maqchain detach --ns NS [--pin-root ROOT] --dev DEV...
  *   maqchain capture --ns NS --dev DEV --port P --out FILE [--count N]
  *        [--ready FILE] [--timeout MS]
@@ -89,7 +92,8 @@ static void usage(void)
 		"            --origin NS,TUN,OUT --relay NS,IN,OUT,DEV[+DEV]...\n"
 		"            --terminus NS,TUN,IN --route PFX... --back-route PFX...\n"
 		"       %s stats|attach|detach --ns NS [--pin-root ROOT]\n"
-		"            [--mode auto|native|generic] --dev DEV...\n"
+		"            [--mode auto|native|generic] [--port P]\n"
+		"            [--variant auto|pure|kfunc] [--maq-dev DEV] --dev DEV...\n"
 		"       %s capture --ns NS --dev DEV --port P --out FILE [--count N]\n"
 		"            [--ready FILE] [--timeout MS]\n"
 		"       %s inject --ns NS --dev DEV --in FILE [--index I] [--flip BYTE.BIT]\n",
@@ -316,6 +320,18 @@ static enum maq_xdp_mode parse_mode(const char *s)
 	return MAQ_XDP_MODE_AUTO;
 }
 
+static enum maq_xdp_variant parse_variant(const char *s)
+{
+	if (!strcmp(s, "auto"))
+		return MAQ_XDP_VARIANT_AUTO;
+	if (!strcmp(s, "pure"))
+		return MAQ_XDP_VARIANT_PURE;
+	if (!strcmp(s, "kfunc"))
+		return MAQ_XDP_VARIANT_KFUNC;
+	die("bad variant %s (auto, pure or kfunc)", s);
+	return MAQ_XDP_VARIANT_AUTO;
+}
+
 static void install_relay(const struct node *n, const struct maq_circuit *c,
 			  const char *root, uint16_t port,
 			  enum maq_xdp_mode mode, int k)
@@ -499,8 +515,10 @@ static int cmd_up(int argc, char **argv)
 /* ---- stats / detach ------------------------------------------------------ */
 
 struct relay_args {
-	const char *ns, *root;
+	const char *ns, *root, *maq_dev;
 	enum maq_xdp_mode mode;
+	enum maq_xdp_variant variant;
+	uint16_t port;
 	const char *devs[MAX_DEVS];
 	int n_devs;
 };
@@ -512,6 +530,9 @@ static void parse_relay_args(int argc, char **argv, struct relay_args *a)
 		{ "pin-root", required_argument, NULL, 'P' },
 		{ "dev", required_argument, NULL, 'D' },
 		{ "mode", required_argument, NULL, 'm' },
+		{ "variant", required_argument, NULL, 'v' },
+		{ "maq-dev", required_argument, NULL, 'M' },
+		{ "port", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -534,6 +555,15 @@ static void parse_relay_args(int argc, char **argv, struct relay_args *a)
 		case 'm':
 			a->mode = parse_mode(optarg);
 			break;
+		case 'v':
+			a->variant = parse_variant(optarg);
+			break;
+		case 'M':
+			a->maq_dev = optarg;
+			break;
+		case 'p':
+			a->port = atoi(optarg);
+			break;
 		default:
 			usage();
 		}
@@ -545,6 +575,8 @@ static void parse_relay_args(int argc, char **argv, struct relay_args *a)
 static int cmd_stats(int argc, char **argv)
 {
 	static const char *const dirs[] = { "fwd", "back" };
+	char mdev[IF_NAMESIZE];
+	struct maq_xdp_status st;
 	struct maq_xdp_hop_stats hs;
 	char nsroot[PATH_MAX / 2];
 	uint64_t val[MAQ_STAT_MAX];
@@ -563,9 +595,19 @@ static int cmd_stats(int argc, char **argv)
 		err = maq_xdp_stats(x, val);
 		if (err)
 			die("%s: stats: %s", a.devs[i], strerror(-err));
-		printf("%s.mode=%s\n%s.prog=%u\n", a.devs[i],
-		       maq_xdp_mode_name(maq_xdp_mode(x)), a.devs[i],
-		       maq_xdp_prog_id(x));
+		/* what is attached now; what the pins say for a device gone */
+		if (maq_xdp_status(a.devs[i], nsroot, &st)) {
+			st.variant = maq_xdp_variant(x);
+			st.mode = maq_xdp_mode(x);
+			st.prog_id = maq_xdp_prog_id(x);
+		}
+		if (!st.dev_ifindex || !if_indextoname(st.dev_ifindex, mdev))
+			strcpy(mdev, "-");
+		printf("%s.variant=%s\n%s.mode=%s\n%s.prog=%u\n"
+		       "%s.maq-dev=%s\n", a.devs[i],
+		       maq_xdp_variant_name(st.variant), a.devs[i],
+		       maq_xdp_mode_name(st.mode), a.devs[i], st.prog_id,
+		       a.devs[i], mdev);
 		for (j = 0; j < MAQ_STAT_MAX; j++)
 			printf("%s.%s=%" PRIu64 "\n", a.devs[i],
 			       maq_xdp_stat_name(j), val[j]);
@@ -602,6 +644,9 @@ static int cmd_attach(int argc, char **argv)
 	ns_root(nsroot, sizeof(nsroot), a.root, a.ns);
 	o.pin_root = nsroot;
 	o.mode = a.mode;
+	o.variant = a.variant;
+	o.maq_dev = a.maq_dev;
+	o.port = a.port;
 	enter_ns(a.ns);
 	for (i = 0; i < a.n_devs; i++) {
 		err = maq_xdp_open(a.devs[i], &o, &x);
@@ -610,7 +655,8 @@ static int cmd_attach(int argc, char **argv)
 			rc = 1;
 			continue;
 		}
-		printf("%s.mode=%s\n%s.prog=%u\n", a.devs[i],
+		printf("%s.variant=%s\n%s.mode=%s\n%s.prog=%u\n", a.devs[i],
+		       maq_xdp_variant_name(maq_xdp_variant(x)), a.devs[i],
 		       maq_xdp_mode_name(maq_xdp_mode(x)), a.devs[i],
 		       maq_xdp_prog_id(x));
 		maq_xdp_close(x);
