@@ -3,7 +3,10 @@
 #
 # The maquis CLI on bad input: every mistake names what is wrong on stderr
 # and exits non-zero (2 for usage, 1 for runtime); keys never come from argv.
-# Runs on the host, where the module is absent.
+# Runs on the host, where the module is absent and no maquisd runs: argument
+# errors must come before the daemon is contacted, and an absent daemon is
+# named with the socket that was tried (tests against a live maquisd run in
+# the VM).
 set -u
 
 cli=$(cd "$(dirname "$0")/../../daemon" && pwd)/maquis
@@ -24,17 +27,72 @@ check() {	# check "name" expected_rc "stderr pattern" cmd...
 	fi
 }
 
+nosock=/nonexistent/maquisd.sock
+notrun="maquisd is not running \\(no socket at $nosock\\)"
+
 echo "TAP version 13"
-echo "1..9"
+echo "1..41"
 check "no command is a usage error" 2 "" "$cli"
 check "unknown command is named" 2 "unknown command 'frobnicate'" "$cli" frobnicate
-check "circuit without verb" 2 "need list, show or destroy" "$cli" circuit
+check "circuit without verb" 2 "need list, show, build or destroy" "$cli" circuit
 check "circuit show without id" 2 "need a circuit ID" "$cli" circuit show
 check "circuit show bad id" 2 "bad circuit ID 'x1'" "$cli" circuit show x1
 check "unknown device is named" 2 "no such device: 'nosuchdev0'" "$cli" show nosuchdev0
 check "extra argument is named" 2 "unexpected argument 'b'" "$cli" show a b
 check "pubkey rejects garbage" 1 "not a base64 32-byte key" \
 	bash -c "echo garbage | '$cli' pubkey"
+
+# circuit build: every argument error exits 2 before the daemon is asked,
+# so they hold with a socket that does not exist.
+b=("$cli" --socket "$nosock" circuit build)
+check "build without --to" 2 "circuit build: --to is required" "${b[@]}"
+check "build --hops only" 2 "circuit build: --to is required" "${b[@]}" --hops 2
+check "build --to without value" 2 "--to needs a value" "${b[@]}" --to
+check "build --hops 0" 2 "--hops: bad number '0' \\(1..7\\)" "${b[@]}" --to x --hops 0
+check "build --hops 8" 2 "--hops: bad number '8'" "${b[@]}" --to x --hops 8
+check "build --hops=x" 2 "--hops: bad number 'x'" "${b[@]}" --to x --hops=x
+check "build --hops twice" 2 "--hops given twice" "${b[@]}" --to x --hops 2 --hops 3
+check "build more --via than --hops" 2 "more --via \\(3\\) than --hops \\(2\\)" \
+	"${b[@]}" --hops 2 --via a --via b --via c --to x
+check "build eight --via" 2 "--via: more than 7" "${b[@]}" --to x \
+	--via 1 --via 2 --via 3 --via 4 --via 5 --via 6 --via 7 --via 8
+check "build --lifetime 0" 2 "--lifetime: bad number of seconds '0' \\(1..86400\\)" \
+	"${b[@]}" --to x --lifetime 0
+check "build --lifetime 86401" 2 "--lifetime: bad number of seconds '86401'" \
+	"${b[@]}" --to x --lifetime 86401
+check "build --lifetime -5" 2 "--lifetime: bad number of seconds '-5'" \
+	"${b[@]}" --to x --lifetime -5
+check "build empty --to" 2 "--to: empty" "${b[@]}" --to=
+check "build empty --via" 2 "--via: empty" "${b[@]}" --to x --via ""
+check "build --to twice" 2 "--to given twice" "${b[@]}" --to x --to y
+check "build overlong --to" 2 "--to: longer than 255 bytes" \
+	"${b[@]}" --to "$(printf '%0256d' 0)"
+check "build --to with a newline" 2 "--to: control character" \
+	"${b[@]}" --to "$(printf 'a\nb')"
+check "build unknown argument" 2 "circuit build: unknown argument '--frob'" \
+	"${b[@]}" --to x --frob
+check "circuit unknown verb" 2 "circuit: unknown subcommand 'frob'" "$cli" circuit frob
+
+# with good arguments, the absent daemon is named with the socket tried
+check "build, no daemon" 1 "$notrun" "${b[@]}" --to 10.9.0.0/16 --hops 3 --via a
+check "build --json, no daemon" 1 "$notrun" "${b[@]}" --to x --json
+check "relays, no daemon" 1 "$notrun" "$cli" --socket "$nosock" relays
+check "relays --json, no daemon" 1 "$notrun" "$cli" relays --json --socket="$nosock"
+check "MAQUIS_SOCKET is used" 1 "$notrun" env MAQUIS_SOCKET="$nosock" "$cli" relays
+check "--socket beats MAQUIS_SOCKET" 1 "no socket at /nonexistent/b.sock" \
+	env MAQUIS_SOCKET="$nosock" "$cli" --socket /nonexistent/b.sock relays
+check "stats --daemon, no daemon" 1 "$notrun" "$cli" --socket "$nosock" stats --daemon
+check "relays extra argument" 2 "relays: unexpected argument 'x'" "$cli" relays x
+check "stats --daemon extra argument" 2 "stats --daemon: unexpected argument 'maq0'" \
+	"$cli" stats --daemon maq0
+check "--socket without path" 2 "--socket needs a path" "$cli" relays --socket
+check "--socket= without path" 2 "--socket needs a path" "$cli" --socket= relays
+# destroy falls back to the kernel (absent here) and says so
+check "destroy, no daemon, no module" 1 \
+	"$notrun: removing this host's part only.*module is not loaded" \
+	"$cli" --socket "$nosock" circuit destroy 5
+check "destroy bad id before anything" 2 "bad circuit ID '0'" \
+	"$cli" --socket "$nosock" circuit destroy 0
 
 # pubkey against RFC 7748 section 6.1 (Alice), and keygen makes fresh keys.
 sk=$(echo 77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a | xxd -r -p | base64)
