@@ -316,6 +316,14 @@ int maquis_nl_dev_get_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 	struct maq_device *md;
 	int ret = 0;
 
+	/*
+	 * The spec gives this dump no request attributes, so genetlink has
+	 * no policy to refuse any with: do it here, or garbage passes.
+	 */
+	if (!cb->args[0] && nlmsg_attrlen(cb->nlh, GENL_HDRLEN)) {
+		NL_SET_ERR_MSG_MOD(cb->extack, "dev-get dump takes no attributes");
+		return -EINVAL;
+	}
 	while ((md = maq_device_next(net, &ifindex, &tracker))) {
 		ret = maq_nl_dev_fill(skb, md, NETLINK_CB(cb->skb).portid,
 				      cb->nlh->nlmsg_seq, NLM_F_MULTI);
