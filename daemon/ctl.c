@@ -77,3 +77,27 @@ int maq_ctl_get(const u8 *cell, size_t len, u8 *type, u32 *handle)
 	*handle = maq_get_be32(cell + 8);
 	return 0;
 }
+
+_Static_assert(MAQ_HOPCTL_LEN == MAQUIS_CTL_LEN, "one hop control size");
+
+void maq_hopctl_put(u8 msg[MAQ_HOPCTL_LEN], u8 type, u64 nonce)
+{
+	memset(msg, 0, MAQ_HOPCTL_LEN);
+	msg[0] = type;
+	msg[1] = MAQ_HOPCTL_VERSION;
+	maq_put_be64(msg + 8, nonce);
+}
+
+int maq_hopctl_get(const u8 *msg, size_t len, u8 *type, u64 *nonce)
+{
+	if (len != MAQ_HOPCTL_LEN)
+		return -EMSGSIZE;
+	if (msg[1] != MAQ_HOPCTL_VERSION || !maq_all_zero(msg + 2, 6) ||
+	    !maq_all_zero(msg + 16, MAQ_HOPCTL_LEN - 16))
+		return -EPROTO;
+	if (msg[0] != MAQ_HOPCTL_DESTROY && msg[0] != MAQ_HOPCTL_DESTROYED)
+		return -EPROTO;
+	*type = msg[0];
+	*nonce = maq_get_be64(msg + 8);
+	return 0;
+}

@@ -103,4 +103,30 @@ void maq_ctl_put(u8 cell[MAQ_CELL_SIZE], u8 type, u32 handle);
  */
 int maq_ctl_get(const u8 *cell, size_t len, u8 *type, u32 *handle);
 
+/*
+ * Hop control messages (PROTOCOL 6, 7.3): the MAQUIS_CTL_LEN bytes a
+ * circuit carries between the origin and one hop, sealed by the kernel
+ * (ctl-send) and delivered as cell-ntf with a hop attribute.
+ *
+ *   0 u8 type  1 u8 version (1)  2 be16 0  4 be32 0  8 be64 nonce
+ *   16 zero (240)
+ *
+ * DESTROY goes from the origin to a hop; the hop answers DESTROYED with the
+ * same nonce once its state is gone, and sends DESTROYED with a fresh nonce
+ * on its own when it removes its hop (shutdown).
+ */
+#define MAQ_HOPCTL_LEN		256
+#define MAQ_HOPCTL_VERSION	1
+
+enum maq_hopctl_type {
+	MAQ_HOPCTL_DESTROY	= 1,
+	MAQ_HOPCTL_DESTROYED	= 2,
+};
+
+void maq_hopctl_put(u8 msg[MAQ_HOPCTL_LEN], u8 type, u64 nonce);
+/* 0, or -EMSGSIZE (not MAQ_HOPCTL_LEN bytes) / -EPROTO (unknown type,
+ * version, non-zero reserved or tail).
+ */
+int maq_hopctl_get(const u8 *msg, size_t len, u8 *type, u64 *nonce);
+
 #endif /* _MAQUIS_DAEMON_CTL_H */

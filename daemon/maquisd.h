@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * maquisd's internals, shared by its files: maquisd.c (main, event loop,
+ * keys, descriptor), gossip.c, circuits.c (setup, teardown, rotation,
+ * reconciliation), control.c (the CLI's socket) and rtnl.c (device,
+ * addresses, routes).  One process, one thread, one maquis device.
+ */
+#ifndef _MAQUIS_DAEMON_MAQUISD_H
+#define _MAQUIS_DAEMON_MAQUISD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <poll.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "descriptor.h"
+#include "ipc.h"
+#include "keys.h"
+#include "nl.h"
+#include "setup.h"
+#include "view.h"
+
+/* --- logging ------------------------------------------------------------ */
+
+void maqd_log(enum maq_log_level l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+#define log_err(...)	maqd_log(MAQ_LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)	maqd_log(MAQ_LOG_WARN, __VA_ARGS__)
+#define log_info(...)	maqd_log(MAQ_LOG_INFO, __VA_ARGS__)
+#define log_debug(...)	maqd_log(MAQ_LOG_DEBUG, __VA_ARGS__)
+
+/* Milliseconds on CLOCK_MONOTONIC; wall-clock seconds for descriptors. */
+u64 maqd_now_ms(void);
+u64 maqd_wall(void);
+
+/* --- circuits ----------------------------------------------------------- */
+
+#define MAQD_SETUP_WAIT_MS	5000	/* a relay waits for CREATED */
+#define MAQD_ORIGIN_WAIT_MS	6000	/* the origin waits a bit longer */
+#define MAQD_GRACE_MS		2000	/* before a next epoch's key-set */
+#define MAQD_DESTROY_WAIT_MS	1000	/* per hop, for DESTROYED */
+#define MAQD_REPLACE_PCT	80	/* replace at this % of lifetime */
+
+enum maqd_state {
+	MAQD_BUILDING,
+	MAQD_UP,
+	MAQD_REPLACING,
+	MAQD_CLOSING,
+};
+
+/* A circuit this daemon built (origin). */
+struct maqd_origin {
+	struct maqd_origin *next;
+	u32 id;				/* 0 while building */
+	u32 handle;			/* of the CREATE */
+	enum maqd_state state;
+	struct maq_origin o;		/* keys and chains: wiped on free */
+	unsigned int n;			/* hops, the terminus included */
+	u8 path[MAQ_MAX_HOPS][MAQ_ID_PK_LEN];
+	union maq_sockaddr first;	/* hop 1, where CREATED comes from */
+	struct maq_prefix to;		/* routed into the circuit */
+	u64 started_ms, built_ms, deadline_ms;
+	u32 lifetime;
+	bool adopted;			/* found in the kernel at start */
+	int pending_phase;		/* key-set due at key_due_ms, -1 none */
+	u64 key_due_ms;
+	u32 epoch;
+	/* teardown: hops n-1 .. 0, one DESTROY each */
+	int closing_hop;
+	u64 destroy_nonce;
+	struct maqd_want *want;		/* what it serves, or NULL */
+	struct maqd_conn *waiter;	/* a CLI waiting for the build */
+};
+
+/* A hop this host serves (relay or terminus), or one being set up. */
+struct maqd_hop {
+	struct maqd_hop *next;
+	u32 id;				/* kernel id, 0 while pending */
+	bool terminus;
+	bool adopted;
+	bool pending;			/* waiting for the next hop */
+	struct maq_relay_setup r;	/* keys and chains: wiped on free */
+	union maq_sockaddr prev;
+	u32 prev_handle;		/* CREATE's handle from prev */
+	u32 handle;			/* ours, to the next hop */
+	u32 fcid, bcid;
+	u64 deadline_ms;
+	u64 created_ms;
+	int phase;			/* last phase seen, for key-phase */
+	int pending_phase;
+	u64 key_due_ms;
+	u32 epoch;
+	bool any_token;			/* adopted terminus: token unknown */
+};
+
+/* A destination the daemon keeps a circuit to. */
+struct maqd_want {
+	struct maqd_want *next;
+	char to[MAQ_IPC_MAX_VALUE + 1];
+	unsigned int hops;
+	unsigned int n_via;
+	char via[MAQ_MAX_HOPS][MAQ_IPC_MAX_VALUE + 1];
+	u32 lifetime;
+	bool from_config;
+	bool confirmed;			/* a circuit of it was up once */
+	u64 retry_ms;			/* next build attempt */
+};
+
+/* --- the daemon ----------------------------------------------------------- */
+
+struct maqd_conn;
+
+struct maqd_stats {
+	u64 gossip_sent, gossip_received, gossip_bad;
+	u64 create_received, create_refused[MAQ_CREATE_N_ERRS];
+	u64 create_replayed, create_no_capacity, create_route_taken;
+	u64 relay_built, relay_failed, terminus_built;
+	u64 origin_ok, origin_failed;
+	u64 destroy_sent, destroy_received;
+	u64 rotations, events_tamper, events_replay, events_expired;
+	u64 ctl_bad;
+	u64 events_lost;
+};
+
+struct maqd {
+	struct maq_config conf;
+	struct maq_identity id;
+	struct maq_onion_key onion[2];	/* current, previous */
+	unsigned int n_onion;
+	u64 onion_since;		/* wall time of onion[0] */
+
+	struct maq_nl *nl;		/* requests */
+	struct maq_nl *ev;		/* subscribed to events */
+	u32 ifindex;
+	union maq_sockaddr listen;	/* the announced endpoint */
+
+	struct maq_view view;
+	bool publish;			/* we have a descriptor */
+	u8 desc[MAQ_DESC_LEN];
+	u64 desc_published;
+
+	int ctl_fd;
+	struct maqd_conn *conns;
+
+	struct maqd_origin *origins;
+	struct maqd_hop *hops;
+	struct maqd_want *wants;
+
+	u64 next_gossip_ms;
+	u64 started_ms;
+	struct maqd_stats st;
+	volatile int stop;
+};
+
+/* maquisd.c */
+const char *maqd_id_hex(const u8 id[MAQ_ID_PK_LEN], char buf[17]);
+const char *maqd_b64(const u8 *bin, size_t len, char *buf, size_t buflen);
+int maqd_cell_send(struct maqd *d, const union maq_sockaddr *peer,
+		   const u8 cell[MAQ_CELL_SIZE]);
+u32 maqd_random_nonzero(void);
+
+/* gossip.c */
+void maqd_gossip_tick(struct maqd *d, u64 now_ms);
+void maqd_gossip_rx(struct maqd *d, const union maq_sockaddr *peer,
+		    const u8 cell[MAQ_CELL_SIZE]);
+int maqd_publish(struct maqd *d);
+
+/* circuits.c */
+void maqd_create_rx(struct maqd *d, const union maq_sockaddr *peer,
+		    u32 handle, const u8 cell[MAQ_CELL_SIZE]);
+void maqd_created_rx(struct maqd *d, const union maq_sockaddr *peer,
+		     u32 handle, const u8 cell[MAQ_CELL_SIZE]);
+void maqd_hopctl_rx(struct maqd *d, const struct maq_event *ev);
+void maqd_event_rx(struct maqd *d, const struct maq_event *ev);
+void maqd_circuits_tick(struct maqd *d, u64 now_ms);
+int maqd_reconcile(struct maqd *d);
+void maqd_shutdown(struct maqd *d);
+/* Start building to @w; @waiter gets the answer.  0 or -errno with @err. */
+int maqd_build(struct maqd *d, struct maqd_want *w, struct maqd_conn *waiter,
+	       char *err, size_t errlen);
+int maqd_destroy(struct maqd *d, u32 id, char *err, size_t errlen);
+struct maqd_want *maqd_want_add(struct maqd *d, const char *to,
+				unsigned int hops, const char (*via)[MAQ_IPC_MAX_VALUE + 1],
+				unsigned int n_via, u32 lifetime);
+void maqd_conn_forget(struct maqd *d, struct maqd_conn *c);
+const char *maqd_state_name(enum maqd_state s);
+unsigned int maqd_n_origins(const struct maqd *d);
+unsigned int maqd_n_hops(const struct maqd *d);
+
+/* control.c */
+int maqd_control_open(struct maqd *d);
+void maqd_control_close(struct maqd *d);
+int maqd_control_poll(struct maqd *d, struct pollfd *pfd, unsigned int max);
+void maqd_control_ready(struct maqd *d, const struct pollfd *pfd,
+			unsigned int n);
+void maqd_control_tick(struct maqd *d, u64 now_ms);
+/* Answer a CLI waiting on a build; closes and frees @c. */
+void maqd_conn_reply(struct maqd *d, struct maqd_conn *c,
+		     struct maq_ipc_out *o);
+
+/* rtnl.c */
+int maqd_link_ensure(const char *name, u32 *ifindex, char *err,
+		     size_t errlen);
+int maqd_addr_add(u32 ifindex, const struct maq_prefix *p);
+int maqd_route(u32 ifindex, const struct maq_prefix *p, bool add);
+
+#endif /* _MAQUIS_DAEMON_MAQUISD_H */
