@@ -405,6 +405,7 @@ enum maq_gossip_err maq_gossip_decode(struct maq_gossip *g, const u8 *cell,
 	enum maq_gossip_err err = MAQ_GOSSIP_OK;
 	unsigned int i;
 	const u8 *m;
+	u32 handle;
 	u8 type;
 
 	memset(g, 0, sizeof(*g));
@@ -412,10 +413,12 @@ enum maq_gossip_err maq_gossip_decode(struct maq_gossip *g, const u8 *cell,
 		return MAQ_GOSSIP_TRUNCATED;
 	if (len > MAQ_CELL_SIZE)
 		return MAQ_GOSSIP_OVERSIZED;
-	if (maq_ctl_get(cell, len, &type, &g->handle))
+	if (maq_ctl_get(cell, len, &type, &handle))
 		return MAQ_GOSSIP_BAD_HEADER;
+	/* refused means zeroed, the handle of another type's cell too */
 	if (type != MAQ_CTL_GOSSIP)
 		return MAQ_GOSSIP_NOT_GOSSIP;
+	g->handle = handle;
 	m = cell + MAQ_CTL_HDR_LEN;
 	g->kind = m[G_KIND];
 	g->count = m[G_COUNT];

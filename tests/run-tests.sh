@@ -126,6 +126,9 @@ if [[ $want_host -eq 1 ]]; then
 	[[ -x tests/vm/selftest.sh ]] && run vm/runner-selftest tests/vm/selftest.sh
 	# the bench harness in --quick mode: that it runs, not how fast
 	[[ -x tests/bench/smoke.sh ]] && run bench/smoke tests/bench/smoke.sh
+	# every libFuzzer harness over its seeds, then ~10 s of fuzzing each
+	[[ -f tests/fuzz/Makefile ]] &&
+		run fuzz make -s --no-print-directory -C tests/fuzz smoke
 fi
 
 if [[ $want_vm -eq 1 ]]; then
