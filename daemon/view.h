@@ -19,6 +19,14 @@
 /* Descriptors one view holds at most; more are refused (counted). */
 #define MAQ_VIEW_MAX		4096
 
+/*
+ * Digest cells a view needs at most (maq_view_digests): no identity prefix
+ * is held more than MAQ_DIGEST_MAX times, so two consecutive ranges hold
+ * more than MAQ_DIGEST_MAX entries between them.  With honest keys it is
+ * n / MAQ_DIGEST_MAX rounded up (1 for an empty view).
+ */
+#define MAQ_VIEW_MAX_DIGESTS	(MAQ_VIEW_MAX / ((MAQ_DIGEST_MAX + 1) / 2) + 2)
+
 /* One descriptor held. */
 struct maq_relay {
 	struct maq_desc d;
@@ -37,8 +45,15 @@ struct maq_view {
 	u64 stale;			/* same or older than the one we had */
 	u64 full;			/* refused: MAQ_VIEW_MAX reached */
 	u64 expired;			/* dropped by maq_view_expire() */
+	/*
+	 * Refused: MAQ_DIGEST_MAX identities held already share its 8-byte
+	 * prefix, so one digest range could not list them all.  Honest keys
+	 * never do; each such key takes about 2^64 work to make.
+	 */
+	u64 crowded;
 };
 
+/* @self may be NULL: a view with no identity of its own. */
 void maq_view_init(struct maq_view *v, const u8 self[MAQ_ID_PK_LEN]);
 void maq_view_free(struct maq_view *v);
 
@@ -49,7 +64,9 @@ void maq_view_free(struct maq_view *v);
  * MAQ_DESC_OK for any valid descriptor (*changed says whether the view
  * took it), or the reason it was refused (counted in rejected[]).  A view
  * that is full refuses new identities with MAQ_DESC_OK, *changed false,
- * and counts them in full.  @changed may be NULL.
+ * and counts them in full (also when the array cannot grow), or in crowded
+ * (see above).  @changed may be NULL.  Our own descriptor is taken like
+ * any other: gossiped, never picked.
  */
 enum maq_desc_err maq_view_offer(struct maq_view *v, const u8 *raw,
 				 size_t len, u64 now, bool *changed);
@@ -70,7 +87,11 @@ const struct maq_relay *maq_view_lookup(const struct maq_view *v,
 
 /*
  * The relay whose descriptor announces an inner prefix containing @dst
- * (longest prefix first, then the newest); NULL when none does.
+ * (longest prefix first, then the newest); NULL when none does.  @dst is an
+ * address (len 32 or 128) or a prefix, which must be contained whole.  Our
+ * own descriptor never answers: a circuit does not end where it starts.
+ * NULL with errno ENOENT (none) or EINVAL (@dst not AF_INET or AF_INET6,
+ * or too long).  The caller drops expired descriptors (maq_view_expire).
  */
 const struct maq_relay *maq_view_serving(const struct maq_view *v,
 					 const struct maq_prefix *dst);
@@ -81,18 +102,31 @@ const struct maq_relay *maq_view_serving(const struct maq_view *v,
  * GOSSIP digest cells covering the whole view: ranges of at most
  * MAQ_DIGEST_MAX entries that together cover [0, 2^64 - 1], each cell
  * with @handle.  Writes at most @max cells; returns how many were needed
- * (> @max: the caller's array was too small and only @max were written).
- * An empty view gives one cell with an empty digest of the whole range.
+ * (> @max: the caller's array was too small and only @max were written),
+ * never more than MAQ_VIEW_MAX_DIGESTS.  An empty view gives one cell with
+ * an empty digest of the whole range.  A range never splits identities of
+ * one 8-byte prefix, so every range lists all we hold in it.
  */
 unsigned int maq_view_digests(const struct maq_view *v,
 			      u8 (*cells)[MAQ_CELL_SIZE], unsigned int max,
 			      u32 handle);
 
 /*
+ * The same for [@lo, @hi] only: what to send back when maq_view_behind()
+ * says so for a digest of that range.  0 when lo > hi.
+ */
+unsigned int maq_view_digests_range(const struct maq_view *v, u64 lo,
+				    u64 hi, u8 (*cells)[MAQ_CELL_SIZE],
+				    unsigned int max, u32 handle);
+
+/*
  * What to push back for a received digest @g (kind MAQ_GOSSIP_DIGEST): the
  * descriptors we hold in [g->lo, g->hi] that the digest lacks or lists with
  * an older `published`.  Up to @max pointers into the view (valid until it
- * changes); returns how many there are in all (may exceed @max).
+ * changes); returns how many there are in all (may exceed @max).  Where
+ * several identities share an 8-byte prefix (on either side) a digest
+ * cannot tell them apart, so each of ours whose (prefix, published) it
+ * does not list is pushed: at worst a stale copy the peer counts.
  */
 unsigned int maq_view_answer(const struct maq_view *v,
 			     const struct maq_gossip *g,
@@ -100,7 +134,8 @@ unsigned int maq_view_answer(const struct maq_view *v,
 
 /* True when @g lists an identity we lack or a newer descriptor than ours,
  * i.e. we should send our own digest of [g->lo, g->hi] back so the peer
- * pushes them (the pull half of push-pull).
+ * pushes them (the pull half of push-pull).  With a shared 8-byte prefix,
+ * true when it lists a (prefix, published) we do not hold.
  */
 bool maq_view_behind(const struct maq_view *v, const struct maq_gossip *g);
 
@@ -130,6 +165,16 @@ struct maq_path_req {
  * the problem: -EINVAL (bad request, a via relay related to another hop or
  * not a relay), -ENOENT (not enough eligible relays: "need N relays, M
  * eligible").
+ *
+ * n_relays is 1..MAQ_MAX_HOPS - 1; relays are named in messages by the
+ * first 8 hex digits of their identity.  When @self is NULL the view's
+ * copy of our own descriptor stands in for it, if it holds one.  The
+ * terminus and self may be related (the destination is the caller's
+ * choice).  A bandwidth of 0 weighs as 1.  Bandwidth is what each relay
+ * declares: one that lies is picked more often, as with any self-reported
+ * weight.  Random picks are retried a few times before -ENOENT, as one
+ * unlucky early pick can rule out the rest; M is then the most hops any
+ * try found that fit together.
  */
 int maq_view_path(const struct maq_view *v, const struct maq_path_req *req,
 		  const struct maq_relay **out, char *err, size_t errlen);
