@@ -83,7 +83,9 @@ class Table:
             ratio=None):
         m = self.cell(maq, why_maq)
         b = self.cell(base, why_base)
-        if ratio and ratio in self.figs:
+        if ratio == "-":
+            r = "—"
+        elif ratio and ratio in self.figs:
             r = fmt(self.figs[ratio], "×")
         elif maq in self.figs and base in self.figs and self.figs[base]:
             r = fmt(self.figs[maq] / self.figs[base], "×")
@@ -114,11 +116,27 @@ def scale_ns(figs):
     return sorted(ns)
 
 
+def vm_scale_ns(figs):
+    ns = set()
+    for k in figs:
+        m = re.match(r"vm_xdp_scale_(\d+)_kfunc_fwd_rate$", k)
+        if m:
+            ns.add(int(m.group(1)))
+    return sorted(ns)
+
+
+def kmem_ns(figs):
+    return sorted(int(m.group(1)) for m in
+                  (re.match(r"kmod_bytes_per_circuit_(\d+)$", k) for k in figs)
+                  if m)
+
+
 def build_table(figs, units, missing, info):
     t = Table(figs, units, missing)
     kfunc = missing.get("vm_xdp_kfunc_fwd_rate",
-                        "needs a relay kfunc in maquis.ko (not written yet)")
-    kmem = "needs a bulk circuit install (maqtool) to fill the module's table"
+                        "the VM part did not run (run.sh --vm)")
+    kmem = missing.get("vm_xdp_kfunc_fwd_rate",
+                       "measured in the VM (xdp_rate --kfunc): did not run")
     t.section("1. Per-hop relay rate, one core, XDP live frames through veth "
               "(host, pure-BPF ChaCha20-Poly1305); baseline: bpf/xdp_fwd")
     t.row("forward cells (verify, decrypt, strip), Mpps",
@@ -136,8 +154,15 @@ def build_table(figs, units, missing, info):
           "xdp_relay_back_bare_rate", "xdp_base_bare_rate")
     t.row("feeder cost (xdp_fwd with minus without), ns per cell",
           None, "xdp_feeder_overhead")
-    t.row("forward cells, kfunc crypto (VM), Mpps", "vm_xdp_kfunc_fwd_rate",
-          "vm_xdp_base_rate", why_maq=kfunc, why_base=kfunc)
+    t.row("forward cells, kfunc crypto (VM), Mpps; baseline xdp_fwd in "
+          "the same VM", "vm_xdp_kfunc_fwd_rate", "vm_xdp_base_rate",
+          why_maq=kfunc, why_base=kfunc, ratio="vm_xdp_kfunc_fwd_ratio")
+    t.row("forward cells, pure-BPF crypto (VM), Mpps; baseline xdp_fwd",
+          "vm_xdp_relay_fwd_rate", "vm_xdp_base_rate", why_maq=kfunc,
+          why_base=kfunc, ratio="vm_xdp_relay_fwd_ratio")
+    t.row("forward cells (VM): kfunc vs pure-BPF relay, Mpps",
+          "vm_xdp_kfunc_fwd_rate", "vm_xdp_relay_fwd_rate", why_maq=kfunc,
+          why_base=kfunc, ratio="vm_xdp_kfunc_vs_bpf_ratio")
 
     t.section("2. 3-hop end to end, iperf3 TCP / ping, namespaces "
               "origin-r1-r2-r3-term (host)")
@@ -173,16 +198,46 @@ def build_table(figs, units, missing, info):
                   why_maq=missing.get(vmaq))
             t.row("CPU seconds per GB vs %s" % what, "vm_e2e_maquis_cpu",
                   base + "_cpu", why_maq=missing.get(vmaq))
+        why_tor = missing.get("vm_tor_tcp")
+        t.row("throughput vs Tor (same VM), Gb/s", vmaq, "vm_tor_tcp",
+              why_maq=missing.get(vmaq), why_base=why_tor)
+        t.row("RTT vs Tor (same VM), ms", "vm_e2e_maquis_rtt", "vm_tor_rtt",
+              why_maq=missing.get(vmaq), why_base=why_tor)
+        t.row("added RTT vs Tor (same VM), ms", "vm_e2e_maquis_added_rtt",
+              "vm_tor_added_rtt", why_maq=missing.get(vmaq),
+              why_base=why_tor)
+        t.row("CPU seconds per GB vs Tor (same VM)", "vm_e2e_maquis_cpu",
+              "vm_tor_cpu", why_maq=missing.get(vmaq), why_base=why_tor)
 
-    why_ctl = missing.get("ctl_setup_rate",
-                          "needs maquisd (circuit setup), not written yet")
-    t.section("3. Control plane")
-    t.row("circuit setups per second per core", "ctl_setup_rate", None,
+    why_ctl = missing.get("ctl_relay_setup_rate")
+    t.section("3. Control plane: 1-RTT setup of a 3-relay circuit, CPU per "
+              "role without I/O, one core (host, libsodium); baselines in "
+              "the same run")
+    t.row("circuit setups per second per relay core vs WireGuard-like "
+          "responder handshakes/s", "ctl_relay_setup_rate", "ctl_base_wg_rate",
+          why_maq=why_ctl, why_base=why_ctl, ratio="ctl_relay_setup_ratio_wg")
+    t.row("relay CPU per setup (CREATE in, CREATED back) vs X25519 + Ed25519 "
+          "verify, µs", "ctl_relay_setup_us", "ctl_base_dhsig_us",
+          why_maq=why_ctl, why_base=why_ctl)
+    t.row("origin CPU per setup (build, open), µs", "ctl_origin_setup_us",
+          None, why_maq=why_ctl)
+    t.row("terminus CPU per setup, µs", "ctl_terminus_setup_us", None,
           why_maq=why_ctl)
-    t.row("setup latency, ms", "ctl_setup_latency", None, why_maq=why_ctl)
+    t.row("CPU along the whole setup path (origin + 3 relays + terminus), ms",
+          "ctl_path_cpu_ms", None, why_maq=why_ctl)
+    why_d = missing.get("vm_ctl_setup_rate",
+                        "the VM part did not run (run.sh --vm)")
+    t.row("end to end through maquisd (VM): circuits built per second "
+          "(build + destroy loop)", "vm_ctl_setup_rate", None, why_maq=why_d)
+    t.row("end to end through maquisd (VM): `maquis circuit build` wall "
+          "time, ms", "vm_ctl_setup_latency", None, why_maq=why_d)
+    t.row("end to end through maquisd (VM): setup_ms the daemon reports",
+          "vm_ctl_setup_ms", None,
+          why_maq=missing.get("vm_ctl_setup_ms", why_d))
 
     t.section("4. Scale: forward rate with N installed circuits, one cell "
-              "per circuit in turn, scrambled order (host, pure BPF)")
+              "per circuit in turn, scrambled order (host, pure BPF; rows "
+              "marked VM: module table, QEMU TCG)")
     if not scale_ns(figs):
         t.row("N circuits, Mpps", "xdp_scale", None,
               why_maq=missing.get("xdp_scale"))
@@ -194,10 +249,28 @@ def build_table(figs, units, missing, info):
         t.row("kernel memory per circuit, BPF hash map of %s (fdinfo "
               "memlock / N)" % format(n, ","),
               "xdp_map_bytes_per_circuit_%d" % n, None)
-    t.row("kernel memory per circuit, module table", "kmod_bytes_per_circuit",
-          None, why_maq=kmem)
-    t.row("forward rate with N circuits, kfunc crypto (VM)",
-          "vm_xdp_scale_rate", None, why_maq=kfunc)
+    if not kmem_ns(figs):
+        t.row("kernel memory per circuit, module table (VM)",
+              "kmod_bytes_per_circuit", None, why_maq=kmem)
+    for n in kmem_ns(figs):
+        t.row("kernel memory per circuit, module table of %s (VM, "
+              "/proc/meminfo used; slab alone)" % format(n, ","),
+              "kmod_bytes_per_circuit_%d" % n,
+              "kmod_slab_bytes_per_circuit_%d" % n)
+        t.row("left over after deleting the %s circuits (used; slab)"
+              % format(n, ","), "kmod_left_after_delete_%d" % n,
+              "kmod_slab_left_after_delete_%d" % n, ratio="-")
+    if not vm_scale_ns(figs):
+        t.row("forward rate with N circuits, kfunc crypto (VM)",
+              "vm_xdp_scale_rate", None, why_maq=kfunc)
+    for n in vm_scale_ns(figs):
+        t.row("%s module circuits, kfunc crypto (VM), Mpps; baseline "
+              "xdp_fwd" % format(n, ","), "vm_xdp_scale_%d_kfunc_fwd_rate" % n,
+              "vm_xdp_scale_%d_base_rate" % n,
+              ratio="vm_xdp_scale_%d_kfunc_ratio" % n)
+        t.row("%s circuits, pure-BPF crypto (VM), Mpps" % format(n, ","),
+              "vm_xdp_scale_%d_relay_fwd_rate" % n,
+              "vm_xdp_scale_%d_base_rate" % n)
     return t
 
 

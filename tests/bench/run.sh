@@ -11,9 +11,10 @@
 #               of 10^3, 10^5, 10^6), 2 s iperf3, 3 s Tor download, no VM
 #   --out DIR   results folder (default build/bench/<timestamp>)
 #   --vm        also run the in-VM part (tests/vm/run.sh, vm.sh): plain
-#               routing, kernel WireGuard and the maquis module's 3-hop
-#               circuit in the VM (later the kfunc relay).  Default: on
-#               without --quick when QEMU is installed; --no-vm: off
+#               routing, kernel WireGuard, Tor and the maquis module's
+#               3-hop circuit, the kfunc relay rate, the module's memory
+#               per circuit, setup through maquisd.  Default: on without
+#               --quick when QEMU is installed; --no-vm: off
 #   --cpu N     CPU for the XDP measurements (default: the last one)
 #   --steps L   comma-separated subset of: perhop,scale,e2e,tor,vm,ctl
 #   --no-deps   do not install missing Debian packages
@@ -216,7 +217,7 @@ fi
 # --- VM: kernel WireGuard, and the module's figures later ----------------
 
 if want vm; then
-	progress "in the VM: kernel WireGuard, maquis module (3-hop, kfunc relay)"
+	progress "in the VM: 3-hop maquis module vs kernel WireGuard and Tor, kfunc relay, module memory, maquisd setup"
 	if [[ $VM == auto ]]; then
 		if ((QUICK)); then
 			VM=0 why="quick mode skips the VM (run.sh --vm to include it)"
@@ -236,7 +237,8 @@ if want vm; then
 		cp -r "$vmout/." "$OUT/logs/raw-vm/" 2>/dev/null
 		rm -rf "$vmout"
 	else
-		for f in vm_e2e_plain_tcp vm_e2e_wg_tcp vm_e2e_maquis_tcp; do
+		for f in vm_e2e_plain_tcp vm_e2e_wg_tcp vm_e2e_maquis_tcp \
+			 vm_tor_tcp vm_xdp_kfunc_fwd_rate vm_ctl_setup_rate; do
 			not_measured "$f" "$why" | sed 's/^/  /'
 		done
 	fi
@@ -245,14 +247,8 @@ fi
 # --- 3. control plane -----------------------------------------------------
 
 if want ctl; then
-	progress "control plane: circuit setups per second, setup latency"
-	if [[ -x $here/ctl_rate.sh ]]; then
-		step ctl ctl_setup_rate "$here/ctl_rate.sh" "${q[@]}"
-	elif [[ -x $top/daemon/maquisd ]]; then
-		not_measured ctl_setup_rate "maquisd exists but tests/bench/ctl_rate.sh is not written yet" | sed 's/^/  /'
-	else
-		not_measured ctl_setup_rate "needs maquisd (circuit setup, PROTOCOL 7), which is not written yet" | sed 's/^/  /'
-	fi
+	progress "control plane: CPU per circuit setup and role, vs a WireGuard-like handshake"
+	step ctl ctl_relay_setup_rate "$here/ctl_rate.sh" "${q[@]}" ${CPU:+--cpu "$CPU"}
 fi
 
 # --- report ---------------------------------------------------------------

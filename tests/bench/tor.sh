@@ -23,14 +23,16 @@
 #   tor_bootstrap    s from start until the client has a circuit
 #
 #   tor.sh [--quick] [--time SECS] [--out DIR] [--boot-timeout SECS] [--keep]
+#          [--prefix NAME]
 #
+# --prefix replaces "tor" in the figure names (vm.sh: vm_tor).
 # --keep leaves the data directories (keys, consensus, logs) in /tmp.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-TIME=10 PINGS=20 OUT="" BOOT=120 KEEP=0
+TIME=10 PINGS=20 OUT="" BOOT=120 KEEP=0 P=tor
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--quick) TIME=3 PINGS=5 BOOT=90 ;;
@@ -38,7 +40,8 @@ while [[ $# -gt 0 ]]; do
 	--out) OUT=$2; shift ;;
 	--boot-timeout) BOOT=$2; shift ;;
 	--keep) KEEP=1 ;;
-	*) echo "usage: $0 [--quick] [--time SECS] [--out DIR] [--boot-timeout SECS] [--keep]" >&2
+	--prefix) P=$2; shift ;;
+	*) echo "usage: $0 [--quick] [--time SECS] [--out DIR] [--boot-timeout SECS] [--keep] [--prefix NAME]" >&2
 	   exit 2 ;;
 	esac
 	shift
@@ -46,7 +49,7 @@ done
 
 for t in tor tor-gencert curl python3; do
 	if ! command -v "$t" >/dev/null; then
-		not_measured tor_tcp "$t not installed"
+		not_measured "$P"_tcp "$t not installed"
 		exit 0
 	fi
 done
@@ -249,7 +252,7 @@ wait_for() {
 
 log "tor: $(tor --version | head -1), private network on loopback"
 if ! setup; then
-	not_measured tor_tcp "could not generate the Tor network's keys (see tor-*.log)"
+	not_measured "$P"_tcp "could not generate the Tor network's keys (see tor-*.log)"
 	exit 0
 fi
 t0=$(now)
@@ -257,16 +260,16 @@ t0=$(now)
 # that saw a consensus without its pinned guard may not pick it up for long.
 start auth r1 r2 r3
 if ! wait_for "$BOOT" serving_relays "$tmp/auth/cached-microdesc-consensus"; then
-	not_measured tor_tcp "no consensus with r1..r3 within ${BOOT}s (see tor-auth.log)"
+	not_measured "$P"_tcp "no consensus with r1..r3 within ${BOOT}s (see tor-auth.log)"
 	exit 0
 fi
 start client
 if ! wait_for "$BOOT" bootstrapped; then
-	not_measured tor_tcp "the Tor client did not bootstrap within ${BOOT}s (see tor-client.log)"
+	not_measured "$P"_tcp "the Tor client did not bootstrap within ${BOOT}s (see tor-client.log)"
 	exit 0
 fi
 boot=$(calc "$(now) - $t0" 1)
-fig tor_bootstrap "$boot" s
+fig "$P"_bootstrap "$boot" s
 log "client bootstrapped after $boot s"
 
 # servers: bulk data over HTTP, and an echo for round trips
@@ -299,11 +302,11 @@ done
 direct=$(python3 "$here/tcpprobe.py" rtt 127.0.0.1 "$P_ECHO" --count "$PINGS" 2>&1 |
 	tee -a "$OUT/tor-rtt.log" | sed -nE 's/.*median=([0-9.]+).*/\1/p')
 if [[ -n $rtt && -n $direct ]]; then
-	fig tor_rtt "$rtt" ms
-	fig tor_direct_rtt "$direct" ms
-	fig tor_added_rtt "$(calc "$rtt - $direct")" ms
+	fig "$P"_rtt "$rtt" ms
+	fig "$P"_direct_rtt "$direct" ms
+	fig "$P"_added_rtt "$(calc "$rtt - $direct")" ms
 else
-	not_measured tor_rtt "no round trip through the Tor circuit (see tor-rtt.log)"
+	not_measured "$P"_rtt "no round trip through the Tor circuit (see tor-rtt.log)"
 fi
 
 b0=$(cpu_snap "${PIDS[@]}")
@@ -315,10 +318,10 @@ b1=$(cpu_snap "${PIDS[@]}")
 echo "$out" >>"$OUT/tor-curl.log"
 read -r size tstart ttotal <<<"$out"
 if [[ -n ${size:-} && ${size:-0} -gt 0 ]] && python3 -c "import sys; sys.exit(not $ttotal - $tstart > 0.5)"; then
-	fig tor_tcp "$(calc "$size * 8 / ($ttotal - $tstart) / 1e9")" Gb/s
-	fig tor_cpu "$(cpu_per_gb "$b0" "$b1" "$size")" CPU-s/GB
+	fig "$P"_tcp "$(calc "$size * 8 / ($ttotal - $tstart) / 1e9")" Gb/s
+	fig "$P"_cpu "$(cpu_per_gb "$b0" "$b1" "$size")" CPU-s/GB
 	log "bulk: $size bytes in $(calc "$ttotal - $tstart") s after the first byte"
 else
-	not_measured tor_tcp "bulk download through SOCKS failed (curl: ${out:-nothing})"
+	not_measured "$P"_tcp "bulk download through SOCKS failed (curl: ${out:-nothing})"
 fi
 exit 0

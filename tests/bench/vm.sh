@@ -6,10 +6,16 @@
 # (DIR under $MAQUIS_VM_OUT, shared with the host).  The guest runs Debian's
 # 6.12 kernel, which has the wireguard module and will load maquis.ko:
 #
-#   vm_e2e_*            e2e.sh with kernel WireGuard, and maquis once
-#                       kmod/maquis.ko loads (e2e.sh inserts it)
-#   vm_xdp_kfunc_*      the XDP relay with the module's kfunc crypto:
-#                       extension point, needs the module's kfunc
+#   vm_e2e_*            e2e.sh: plain routing, kernel WireGuard, and the
+#                       maquis module's 3-hop circuit (e2e.sh inserts
+#                       kmod/maquis.ko)
+#   vm_tor_*            tor.sh: the private Tor network, in the same VM, so
+#                       that maquis / Tor is a like-for-like ratio
+#   vm_xdp_*, kmod_*    xdp_rate --kfunc: the XDP relay with the module's
+#                       kfunc crypto next to the pure-BPF relay and xdp_fwd;
+#                       the same with 10^3 and 10^5 module circuits, and
+#                       the kernel memory they take
+#   vm_ctl_*            ctl_e2e.sh: circuit setup through maquisd
 #
 # QEMU runs TCG (no KVM): figures compare only with each other.
 set -uo pipefail
@@ -31,11 +37,41 @@ mkdir -p "$OUT"
 
 modprobe veth
 modprobe wireguard || log "modprobe wireguard failed"
-"$here/e2e.sh" "${q[@]}" --prefix vm_e2e --wg kernel --out "$OUT"
-rc=$?
+rc=0
+part() {	# part NAME COMMAND...: one part, its failure noted, the rest goes on
+	local name=$1 r
 
-# Extension point: once maquis.ko exports its relay kfunc and bpf/ has the
-# XDP relay that calls it, run xdp_rate with that program here (same feeder,
-# same figures, prefixed vm_xdp_kfunc_).
-not_measured vm_xdp_kfunc_fwd_rate "needs the module's relay kfunc and an XDP relay that calls it (neither exists yet)"
+	shift
+	log "--- $name: $*"
+	"$@"
+	r=$?
+	if ((r != 0 && r != 4)); then
+		log "$name failed (exit $r)"
+		rc=1
+	fi
+}
+
+part e2e "$here/e2e.sh" "${q[@]}" --prefix vm_e2e --wg kernel --out "$OUT"
+
+# e2e.sh inserted maquis.ko for its circuit; should it not have, the rest
+# needs it too
+if [[ ! -d /sys/module/maquis ]]; then
+	for d in $(modinfo -F depends "$here/../../kmod/maquis.ko" 2>/dev/null | tr , ' '); do
+		modprobe "$d"
+	done
+	insmod "$here/../../kmod/maquis.ko"
+fi
+if [[ ! -d /sys/module/maquis ]]; then
+	not_measured vm_xdp_kfunc_fwd_rate "cannot insert kmod/maquis.ko in the VM"
+	not_measured vm_ctl_setup_rate "cannot insert kmod/maquis.ko in the VM"
+	part tor "$here/tor.sh" "${q[@]}" --prefix vm_tor --out "$OUT"
+	exit 1
+fi
+if ((${#q[@]})); then
+	part kfunc "$here/xdp_rate" --kfunc --prefix vm_xdp --quick
+else
+	part kfunc "$here/xdp_rate" --kfunc --prefix vm_xdp --time 1
+fi
+part tor "$here/tor.sh" "${q[@]}" --prefix vm_tor --out "$OUT"
+part ctl "$here/ctl_e2e.sh" "${q[@]}" --prefix vm_ctl --out "$OUT"
 exit $rc

@@ -27,12 +27,23 @@
  *   scale N     relay_fwd and base with N circuits installed, one cell per
  *               circuit in turn, circuits visited in a scrambled order.
  *
+ * With --kfunc (in the VM, maquis.ko loaded): the same feeder drives
+ * bpf/relay_kfunc.bpf.c, whose relay step is the module's kfunc on the
+ * module's own circuit table (installed over netlink, kmod_circ.c), next to
+ * relay.bpf.c and xdp_fwd in the same run:
+ *   kfunc_fwd   forward cells, 1024 module circuits, bursts of 64
+ *   scale N     kfunc_fwd, relay_fwd and base with N circuits, and the
+ *               kernel memory the module's N circuits take (/proc/meminfo
+ *               before, after installing, after deleting them all)
+ *
  * Output: "# ..." comments and one line per figure:
  *   bench: NAME=VALUE UNIT
  * Exit status 0; 4 (with "SKIP: reason") without root or BPF; 1 on failure.
  *
  *   xdp_rate [--quick] [--time SECS] [--cpu N] [--no-perhop]
- *            [--scale N[,N...]] [--no-scale]
+ *            [--scale N[,N...]] [--no-scale] [--kfunc] [--prefix NAME]
+ *
+ * --prefix names the figures (default xdp; vm.sh says vm_xdp).
  */
 #include <getopt.h>
 #include <math.h>
@@ -41,9 +52,11 @@
 
 #include "maq_test.h"
 #include "relay.skel.h"
+#include "relay_kfunc.skel.h"
 #include "xdp_fwd.skel.h"
 #include "bench.h"
 #include "bench.skel.h"
+#include "kmod_circ.h"
 
 #define CID_BASE	0x00100000u	/* circuits: CID_BASE .. + N - 1 */
 #define CID_SELF	0x7ff00001u	/* the self-relabelling circuit */
@@ -60,6 +73,8 @@ struct env {
 	struct maq_relay *relay;
 	struct maq_xdp_fwd *fwd;
 	struct maq_bench *bench;
+	struct maq_relay_kfunc *kf;	/* --kfunc */
+	struct kmod_env *km;
 	int ve0, ve1;
 	__u32 max_circ;
 	__u8 key[MAQ_KEY_LEN];
@@ -81,6 +96,7 @@ struct result {
 
 static double target_secs = 2.0;
 static int failures;
+static const char *prefix = "xdp";
 
 static double now(void)
 {
@@ -122,6 +138,21 @@ static void fig(const char *name, double v, const char *unit)
 {
 	printf("bench: %s=%.*f %s\n", name, fabs(v) >= 100 ? 0 : 3, v, unit);
 	fflush(stdout);
+}
+
+/* A figure named after --prefix: "<prefix>_<name>". */
+static void pfig(const char *name, double v, const char *unit)
+{
+	char n[128];
+
+	snprintf(n, sizeof(n), "%s_%s", prefix, name);
+	fig(n, v, unit);
+}
+
+static void ratio(const char *name, const struct result *a,
+		  const struct result *b)
+{
+	pfig(name, b->pps > 0 ? a->pps / b->pps : 0, "x");
 }
 
 /* ---- programs and maps -------------------------------------------------- */
@@ -176,7 +207,7 @@ static int load(struct env *e, __u32 max_circ)
 	return 0;
 }
 
-static void hop_fill(struct env *e, struct maq_hop *h, int dir, __u32 cid_out,
+static void hop_fill(struct env *e, struct maq_xdp_hop *h, int dir, __u32 cid_out,
 		     const struct endpoint *next)
 {
 	memset(h, 0, sizeof(*h));
@@ -200,7 +231,7 @@ static int populate(struct env *e, __u32 n, int dir)
 {
 	enum { CHUNK = 16384 };
 	static struct maq_circuit_key keys[CHUNK];
-	static struct maq_hop vals[CHUNK];
+	static struct maq_xdp_hop vals[CHUNK];
 	int fd = bpf_map__fd(e->relay->maps.maq_circuits);
 	__u32 i, j, cnt;
 
@@ -431,14 +462,15 @@ static void report(const char *name, const struct result *r, int goodput)
 	char n[96];
 	size_t i;
 
-	snprintf(n, sizeof(n), "%s_rate", name);
+	snprintf(n, sizeof(n), "%s_%s_rate", prefix, name);
 	fig(n, r->pps / 1e6, "Mpps");
-	snprintf(n, sizeof(n), "%s_ns", name);
+	snprintf(n, sizeof(n), "%s_%s_ns", prefix, name);
 	fig(n, r->pps > 0 ? 1e9 / r->pps : 0, "ns/cell");
-	snprintf(n, sizeof(n), "%s_wire", name);
+	snprintf(n, sizeof(n), "%s_%s_wire", prefix, name);
 	fig(n, r->pps * BENCH_FRAME_LEN * 8 / 1e9, "Gb/s");
 	for (i = 0; goodput && i < ARRAY_SIZE(payloads); i++) {
-		snprintf(n, sizeof(n), "%s_goodput_%d", name, payloads[i]);
+		snprintf(n, sizeof(n), "%s_%s_goodput_%d", prefix, name,
+			 payloads[i]);
 		fig(n, r->pps * payloads[i] * 8 / 1e9, "Gb/s");
 	}
 }
@@ -449,7 +481,7 @@ static int perhop(struct env *e)
 {
 	struct result fwd, back, base, bare, back_bare;
 	int relay_fd, fwd_fd, rstats, fstats, cfd;
-	struct maq_hop h;
+	struct maq_xdp_hop h;
 	struct maq_circuit_key k = { .cid = CID_SELF };
 
 	printf("# per-hop: IPv4 cells of %d bytes (%d-byte frames), XDP_TX on "
@@ -486,16 +518,16 @@ static int perhop(struct env *e)
 		    e->self_len, ~0ULL, &back_bare))
 		return -1;
 
-	report("xdp_relay_fwd", &fwd, 1);
-	report("xdp_relay_back", &back, 1);
-	report("xdp_base", &base, 1);
-	report("xdp_base_bare", &bare, 0);
-	report("xdp_relay_back_bare", &back_bare, 0);
-	fig("xdp_relay_fwd_ratio", base.pps > 0 ? fwd.pps / base.pps : 0, "x");
-	fig("xdp_relay_back_ratio", base.pps > 0 ? back.pps / base.pps : 0, "x");
-	fig("xdp_feeder_overhead",
-	    base.pps > 0 && bare.pps > 0 ? 1e9 / base.pps - 1e9 / bare.pps : 0,
-	    "ns/cell");
+	report("relay_fwd", &fwd, 1);
+	report("relay_back", &back, 1);
+	report("base", &base, 1);
+	report("base_bare", &bare, 0);
+	report("relay_back_bare", &back_bare, 0);
+	ratio("relay_fwd_ratio", &fwd, &base);
+	ratio("relay_back_ratio", &back, &base);
+	pfig("feeder_overhead",
+	     base.pps > 0 && bare.pps > 0 ? 1e9 / base.pps - 1e9 / bare.pps : 0,
+	     "ns/cell");
 	return 0;
 }
 
@@ -533,17 +565,238 @@ static int scale(struct env *e, const __u32 *ns, int nn)
 				bpf_map__fd(e->fwd->maps.maq_stats), ns[i], 1,
 				1, &base))
 			return -1;
-		snprintf(name, sizeof(name), "xdp_scale_%u_relay_fwd_rate", ns[i]);
-		fig(name, fwd.pps / 1e6, "Mpps");
-		snprintf(name, sizeof(name), "xdp_scale_%u_base_rate", ns[i]);
-		fig(name, base.pps / 1e6, "Mpps");
-		snprintf(name, sizeof(name), "xdp_scale_%u_ratio", ns[i]);
-		fig(name, base.pps > 0 ? fwd.pps / base.pps : 0, "x");
+		snprintf(name, sizeof(name), "scale_%u_relay_fwd_rate", ns[i]);
+		pfig(name, fwd.pps / 1e6, "Mpps");
+		snprintf(name, sizeof(name), "scale_%u_base_rate", ns[i]);
+		pfig(name, base.pps / 1e6, "Mpps");
+		snprintf(name, sizeof(name), "scale_%u_ratio", ns[i]);
+		ratio(name, &fwd, &base);
 		if (mem > 0) {
-			snprintf(name, sizeof(name), "xdp_map_bytes_per_circuit_%u",
+			snprintf(name, sizeof(name), "map_bytes_per_circuit_%u",
 				 ns[i]);
-			fig(name, (double)mem / ns[i], "B");
+			pfig(name, (double)mem / ns[i], "B");
 		}
+	}
+	return 0;
+}
+
+/* ---- the module's kfunc relay (--kfunc, in the VM) ---------------------- */
+
+static void sin_of(const struct endpoint *ep, struct sockaddr_in *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons(ep->port);
+	memcpy(&sa->sin_addr, ep->addr, 4);
+}
+
+/*
+ * The maquis device in our namespace and relay_kfunc serving it.  Returns
+ * 0, 4 (skip: no module) or -1.
+ */
+static int kfunc_load(struct env *e)
+{
+	struct maq_xdp_config cfg = { .port = htons(MAQ_PORT), .fib_ifindex = 1 };
+	char err[256];
+	__u32 zero = 0;
+	int ret;
+
+	ret = kmod_open(&e->km, "maq0", err, sizeof(err));
+	if (ret) {
+		printf("SKIP: maquis.ko not usable: %s\n", err);
+		return 4;
+	}
+	e->kf = maq_relay_kfunc__open_and_load();
+	if (!e->kf) {
+		fprintf(stderr, "relay_kfunc does not load: %s (maquis.ko "
+			"without its kfuncs?)\n", strerror(errno));
+		return -1;
+	}
+	cfg.dev_ifindex = kmod_ifindex(e->km);
+	if (bpf_map_update_elem(bpf_map__fd(e->kf->maps.maq_config), &zero,
+				&cfg, BPF_ANY)) {
+		fprintf(stderr, "relay_kfunc: config: %s\n", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int kmod_put(struct env *e, __u32 n)
+{
+	struct sockaddr_in next, prev;
+	char err[256];
+
+	sin_of(&e->peer, &next);
+	sin_of(&e->prev, &prev);
+	if (kmod_install(e->km, n, CID_BASE, e->key, &next, &prev, err,
+			 sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	if (kmod_count(e->km) != n) {
+		fprintf(stderr, "the device holds %ld circuits, not %u\n",
+			kmod_count(e->km), n);
+		return -1;
+	}
+	return 0;
+}
+
+static int kmod_drop(struct env *e, __u32 n)
+{
+	char err[256];
+
+	if (kmod_delete(e->km, n, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	if (kmod_count(e->km) != 0) {
+		fprintf(stderr, "%ld circuits left after deleting them all\n",
+			kmod_count(e->km));
+		return -1;
+	}
+	return 0;
+}
+
+/* kfunc, pure BPF and xdp_fwd forward, @n circuits each, bursts of @burst */
+static int fwd_three(struct env *e, __u32 n, __u32 burst, const char *tag,
+		     struct result *kf, struct result *bpf, struct result *base)
+{
+	char label[64];
+
+	snprintf(label, sizeof(label), "kfunc fwd%s", tag);
+	if (measure_fed(e, label, bpf_program__fd(e->kf->progs.maq_relay_kfunc),
+			bpf_map__fd(e->kf->maps.maq_stats), n, burst, 0, kf))
+		return -1;
+	snprintf(label, sizeof(label), "relay fwd%s", tag);
+	if (measure_fed(e, label, bpf_program__fd(e->relay->progs.maq_relay),
+			bpf_map__fd(e->relay->maps.maq_stats), n, burst, 0, bpf))
+		return -1;
+	snprintf(label, sizeof(label), "xdp_fwd%s", tag);
+	return measure_fed(e, label, bpf_program__fd(e->fwd->progs.maq_xdp_fwd),
+			   bpf_map__fd(e->fwd->maps.maq_stats), n, burst, 1,
+			   base);
+}
+
+static int perhop_kfunc(struct env *e)
+{
+	struct result kf, bpf, base;
+
+	printf("# per-hop, kfunc: %d module circuits (netlink) and as many in "
+	       "the BPF map, bursts of %d\n", PERHOP_CIRCS, PERHOP_BURST);
+	if (load(e, MAQ_XDP_MAX_CIRCUITS) ||
+	    populate(e, PERHOP_CIRCS, MAQUIS_DIR_FWD) ||
+	    kmod_put(e, PERHOP_CIRCS))
+		return -1;
+	if (fwd_three(e, PERHOP_CIRCS, PERHOP_BURST, "", &kf, &bpf, &base))
+		return -1;
+	report("kfunc_fwd", &kf, 1);
+	report("relay_fwd", &bpf, 1);
+	report("base", &base, 1);
+	ratio("kfunc_fwd_ratio", &kf, &base);
+	ratio("relay_fwd_ratio", &bpf, &base);
+	ratio("kfunc_vs_bpf_ratio", &kf, &bpf);
+	return kmod_drop(e, PERHOP_CIRCS);
+}
+
+static void kmem_log(const char *what, const struct kmem *m)
+{
+	printf("# meminfo %-22s used %lld kB, SUnreclaim %lld kB, Percpu %lld "
+	       "kB, VmallocUsed %lld kB\n", what, m->used >> 10,
+	       m->slab_unrecl >> 10, m->percpu >> 10, m->vmalloc >> 10);
+}
+
+/*
+ * Freed circuits (RCU callbacks) and the BPF maps of the previous round
+ * (deferred work) go back a while after the syscalls returned: wait until
+ * "used" moves less than 256 kB in 300 ms, three times running (10 s at
+ * most), so the deltas are not the previous round's cleanup.
+ */
+static void kmem_settle(struct kmem *m)
+{
+	long long prev = LLONG_MIN;
+	int i, calm = 0;
+
+	for (i = 0; i < 33 && calm < 3; i++) {
+		if (kmem_read(m))
+			return;
+		calm = llabs(m->used - prev) < 256 * 1024 ? calm + 1 : 0;
+		prev = m->used;
+		if (calm < 3)
+			usleep(300000);
+	}
+}
+
+/* The module's slab cache, as /proc/slabinfo shows it (when not merged). */
+static void slab_log(void)
+{
+	char line[512];
+	FILE *f = fopen("/proc/slabinfo", "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "maq_circuit ", 12))
+			printf("# slabinfo: %s", line);
+	fclose(f);
+}
+
+static int scale_kfunc(struct env *e, const __u32 *ns, int nn)
+{
+	struct result kf, bpf, base;
+	struct kmem m0, m1, m2;
+	char name[96], tag[32];
+	double t0, secs;
+	int i;
+
+	for (i = 0; i < nn; i++) {
+		__u32 n = ns[i];
+
+		if (load(e, n) || populate(e, n, MAQUIS_DIR_FWD)) {
+			fprintf(stderr, "scale %u: BPF map: %s\n", n,
+				strerror(errno));
+			return -1;
+		}
+		kmem_settle(&m0);
+		t0 = now();
+		if (kmod_put(e, n))
+			return -1;
+		secs = now() - t0;
+		kmem_settle(&m1);
+		kmem_log("before", &m0);
+		kmem_log("with the circuits", &m1);
+		slab_log();
+		printf("# scale: %u module circuits installed in %.2f s\n", n,
+		       secs);
+		snprintf(tag, sizeof(tag), " %u", n);
+		if (fwd_three(e, n, 1, tag, &kf, &bpf, &base))
+			return -1;
+		t0 = now();
+		if (kmod_drop(e, n))
+			return -1;
+		printf("# scale: %u module circuits deleted in %.2f s\n", n,
+		       now() - t0);
+		kmem_settle(&m2);
+		kmem_log("after deleting them", &m2);
+
+		snprintf(name, sizeof(name), "scale_%u_kfunc_fwd_rate", n);
+		pfig(name, kf.pps / 1e6, "Mpps");
+		snprintf(name, sizeof(name), "scale_%u_relay_fwd_rate", n);
+		pfig(name, bpf.pps / 1e6, "Mpps");
+		snprintf(name, sizeof(name), "scale_%u_base_rate", n);
+		pfig(name, base.pps / 1e6, "Mpps");
+		snprintf(name, sizeof(name), "scale_%u_kfunc_ratio", n);
+		ratio(name, &kf, &base);
+		snprintf(name, sizeof(name), "kmod_bytes_per_circuit_%u", n);
+		fig(name, (double)(m1.used - m0.used) / n, "B");
+		snprintf(name, sizeof(name), "kmod_slab_bytes_per_circuit_%u", n);
+		fig(name, (double)(m1.slab_unrecl - m0.slab_unrecl) / n,
+		    "B");
+		snprintf(name, sizeof(name), "kmod_install_rate_%u", n);
+		fig(name, n / secs, "circuits/s");
+		snprintf(name, sizeof(name), "kmod_left_after_delete_%u", n);
+		fig(name, (double)(m2.used - m0.used) / 1024, "kB");
+		snprintf(name, sizeof(name), "kmod_slab_left_after_delete_%u", n);
+		fig(name, (double)(m2.slab_unrecl - m0.slab_unrecl) / 1024, "kB");
 	}
 	return 0;
 }
@@ -590,7 +843,8 @@ static int parse_list(const char *s, __u32 *out, int max)
 static void usage(void)
 {
 	fprintf(stderr, "usage: xdp_rate [--quick] [--time SECS] [--cpu N] "
-		"[--no-perhop] [--scale N[,N...]] [--no-scale]\n");
+		"[--no-perhop] [--scale N[,N...]] [--no-scale] [--kfunc] "
+		"[--prefix NAME]\n");
 	exit(2);
 }
 
@@ -603,10 +857,13 @@ int main(int argc, char **argv)
 		{ "scale", required_argument, NULL, 's' },
 		{ "no-scale", no_argument, NULL, 'S' },
 		{ "no-perhop", no_argument, NULL, 'P' },
+		{ "kfunc", no_argument, NULL, 'k' },
+		{ "prefix", required_argument, NULL, 'p' },
 		{}
 	};
 	__u32 ns[8] = { 1000, 100000, 1000000 };
 	int nn = 3, do_perhop = 1, do_scale = 1, cpu = -1, quick = 0, o, err;
+	int kfunc = 0, skip = 0;
 	const char *why, *scale_arg = NULL;
 	struct env e = {};
 
@@ -618,6 +875,8 @@ int main(int argc, char **argv)
 		case 's': scale_arg = optarg; break;
 		case 'S': do_scale = 0; break;
 		case 'P': do_perhop = 0; break;
+		case 'k': kfunc = 1; break;
+		case 'p': prefix = optarg; break;
 		default: usage();
 		}
 	}
@@ -628,6 +887,12 @@ int main(int argc, char **argv)
 			target_secs = 0.2;
 		ns[0] = 1000;
 		ns[1] = 10000;
+		nn = 2;
+	}
+	if (kfunc) {
+		/* netlink installs under TCG: 10^6 would take too long */
+		ns[0] = 1000;
+		ns[1] = quick ? 10000 : 100000;
 		nn = 2;
 	}
 	if (scale_arg && (nn = parse_list(scale_arg, ns, 8)) <= 0)
@@ -693,17 +958,30 @@ int main(int argc, char **argv)
 	}
 	printf("# xdp_rate: CPU %d, %.2f s per measurement, pure-BPF "
 	       "ChaCha20-Poly1305, hop entry %zu bytes\n", cpu,
-	       target_secs, sizeof(struct maq_hop));
+	       target_secs, sizeof(struct maq_xdp_hop));
 
-	if (do_perhop && perhop(&e)) {
+	if (kfunc) {
+		err = kfunc_load(&e);
+		if (err == 4) {
+			skip = 1;
+			goto out;
+		}
+		if (err)
+			failures++;
+	}
+	if (!failures && do_perhop && (kfunc ? perhop_kfunc(&e) : perhop(&e))) {
 		fprintf(stderr, "per-hop measurement failed\n");
 		failures++;
 	}
-	if (do_scale && !failures && scale(&e, ns, nn)) {
+	if (!failures && do_scale &&
+	    (kfunc ? scale_kfunc(&e, ns, nn) : scale(&e, ns, nn))) {
 		fprintf(stderr, "scale measurement failed\n");
 		failures++;
 	}
+out:
 	unload(&e);
+	maq_relay_kfunc__destroy(e.kf);
+	kmod_close(e.km);
 	maq_bench__destroy(e.bench);
-	return failures ? 1 : 0;
+	return failures ? 1 : skip ? 4 : 0;
 }
