@@ -297,6 +297,13 @@ static void created(void)
 		}
 	}
 	put("created", "truncated", msg, sizeof(msg) - 1);
+	/* for the harness's model: every conf OK, and hop 3 refusing */
+	memset(msg, 0, sizeof(msg));
+	msg[MAQ_MAX_HOPS * 16 + 3] = 0x42;
+	put("created", "confs-ok", msg, MAQ_MAX_HOPS * 16 + 4);
+	msg[2 * 16] = 1;
+	msg[2 * 16 + 1] = MAQ_SETUP_NO_CAPACITY;
+	put("created", "confs-refused-at-3", msg, MAQ_MAX_HOPS * 16 + 4);
 	maq_origin_wipe(&check);
 	maq_origin_wipe(&o);
 }
