@@ -7,7 +7,8 @@
  * comes out must be what include/maquis/layer.h computes, counted in the
  * module's circuit and device counters, and every cell XDP does not take
  * must reach the socket path untouched.  Also: the pure-BPF relay still
- * loads and relays on this kernel, and what a cell costs either way.
+ * loads and relays on this kernel, what a cell costs either way, and the
+ * daemon's loader (daemon/xdp.c) choosing the kfunc variant here.
  *
  * One network namespace per test:
  *
@@ -42,6 +43,7 @@
 #include "../bpf/xdp_check.h"
 
 #include "../../daemon/nl.h"
+#include "../../daemon/xdp.h"
 #include "common.h"
 #include "relay.skel.h"
 #include "relay_kfunc.skel.h"
@@ -921,6 +923,118 @@ TEST_F_TIMEOUT(xk, hop_removed, 60)
 	inject(self->pa, &self->prev4, &self->r0_4, cell);
 	ASSERT_TRUE(capture(self->pb, NEXT_PORT, &r, CAPTURE_MS));
 	EXPECT_EQ(2, STAT(MAQ_STAT_CELLS_OUT));
+}
+
+/* ---- the daemon's loader ------------------------------------------------ */
+
+static void stats_of(struct __test_metadata *_metadata, const char *dev,
+		     const char *root, uint64_t *val)
+{
+	int err = maq_xdp_stats_pinned(dev, root, val);
+
+	ASSERT_EQ(0, err) TH_LOG("%s: stats: %s", dev, strerror(-err));
+}
+
+/*
+ * daemon/xdp.c with the module loaded: auto takes the kfunc variant (the
+ * probe finds both kfuncs), attaches natively and says so, relays what was
+ * installed over netlink while holding no circuit itself, counts on its
+ * pins, switches to the pure variant and back in place when told, and its
+ * detach leaves no program and no pin; the socket path carries on.
+ */
+TEST_F_TIMEOUT(xk, loader_picks_kfunc, 120)
+{
+	struct maq_xdp_opts o = { .port = MAQ_PORT };
+	uint8_t cell[MAQ_CELL_SIZE], want[MAQ_CELL_SIZE];
+	uint64_t val[MAQ_STAT_MAX], seq = rand_ctr();
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	struct maq_xdp_status st;
+	struct maq_xdp *x, *x1, *p;
+	char root[64], path[128];
+	struct maq_circuit c;
+	struct xdp_result r;
+	int err;
+
+	snprintf(root, sizeof(root), "/sys/fs/bpf/maq-xk-%d", getpid());
+	o.pin_root = root;
+	EXPECT_EQ(1, maq_xdp_kfunc_probe(NULL));
+
+	/* the kfunc variant without its maquis device: nothing to serve */
+	o.maq_dev = "maq9";
+	EXPECT_EQ(-ENODEV, maq_xdp_open("r0", &o, &x));
+	EXPECT_NE(0, access(root, F_OK));
+	o.maq_dev = NULL;
+	err = maq_xdp_open("r0", &o, &x);
+	ASSERT_EQ(0, err) TH_LOG("open r0: %s", strerror(-err));
+	ASSERT_EQ(0, maq_xdp_open("r1", &o, &x1));
+	EXPECT_EQ(MAQ_XDP_VARIANT_KFUNC, maq_xdp_variant(x));
+	EXPECT_EQ(MAQ_XDP_MODE_NATIVE, maq_xdp_mode(x));
+	ASSERT_EQ(0, maq_xdp_status("r0", root, &st));
+	EXPECT_EQ(maq_xdp_prog_id(x), st.prog_id);
+	EXPECT_EQ(MAQ_XDP_VARIANT_KFUNC, st.variant);
+	EXPECT_EQ(MAQ_XDP_MODE_NATIVE, st.mode);
+	EXPECT_EQ(self->dev, st.dev_ifindex);
+	EXPECT_TRUE(st.pinned);
+
+	/* one source of truth: no table of its own, the module's hop serves */
+	relay_new(_metadata, self, &c, 0x900, &self->next4, &self->prev4);
+	EXPECT_EQ(-EOPNOTSUPP, maq_xdp_hop_add(x, &c));
+	snprintf(path, sizeof(path), "%s/maq_circuits", root);
+	EXPECT_NE(0, access(path, F_OK));
+	fwd_cell(cell, c.fwd_cid_in, seq, c.hops[0].fwd_key);
+	want_fwd_cell(want, cell, c.hops[0].fwd_key, c.fwd_cid_out,
+		      c.hops[0].fwd_seq);
+	inject(self->pa, &self->prev4, &self->r0_4, cell);
+	ASSERT_TRUE(capture(self->pb, NEXT_PORT, &r, CAPTURE_MS));
+	check_out(_metadata, &r, &self->r1_4, &self->next4, want);
+	stats_of(_metadata, "r0", root, val);
+	EXPECT_EQ(1, val[MAQ_STAT_CELLS_IN]);
+	EXPECT_EQ(1, val[MAQ_STAT_CELLS_OUT]);
+	EXPECT_EQ(0, STAT(MAQ_STAT_CELLS_IN)) TH_LOG("fixture's program ran");
+	EXPECT_EQ(1, mstat(self, c.id, MAQUIS_A_STATS_CELLS_OUT));
+	ASSERT_EQ(0, maq_xdp_open_pinned("r0", root, &p));
+	EXPECT_EQ(MAQ_XDP_VARIANT_KFUNC, maq_xdp_variant(p));
+	EXPECT_EQ(-EOPNOTSUPP, maq_xdp_hop_list(p, (uint32_t[2]){ 0 }, 2));
+	maq_xdp_close(p);
+
+	/* told pure: replaced in place; auto again: kfunc again */
+	o.variant = MAQ_XDP_VARIANT_PURE;
+	ASSERT_EQ(0, maq_xdp_open("r0", &o, &p));
+	ASSERT_EQ(0, maq_xdp_status("r0", root, &st));
+	EXPECT_EQ(MAQ_XDP_VARIANT_PURE, st.variant);
+	EXPECT_EQ(maq_xdp_prog_id(p), st.prog_id);
+	EXPECT_EQ(0, st.dev_ifindex);
+	maq_xdp_close(p);
+	o.variant = MAQ_XDP_VARIANT_AUTO;
+	ASSERT_EQ(0, maq_xdp_open("r0", &o, &p));
+	ASSERT_EQ(0, maq_xdp_status("r0", root, &st));
+	EXPECT_EQ(MAQ_XDP_VARIANT_KFUNC, st.variant);
+	EXPECT_EQ(MAQ_XDP_MODE_NATIVE, st.mode);
+	maq_xdp_close(p);
+	maq_xdp_close(x);
+
+	/* detach: nothing attached, nothing pinned, not even the shared maps */
+	ASSERT_EQ(0, maq_xdp_detach_ifname("r0", root));
+	ASSERT_EQ(0, maq_xdp_status("r0", root, &st));
+	EXPECT_EQ(0, st.prog_id);
+	EXPECT_FALSE(st.pinned);
+	ASSERT_EQ(0, bpf_xdp_query(self->r0, 0, &q));
+	EXPECT_EQ(0, q.prog_id);
+	EXPECT_EQ(0, access(root, F_OK)) TH_LOG("r1's pins went with r0's");
+	EXPECT_EQ(0, maq_xdp_detach(x1));
+	ASSERT_EQ(0, bpf_xdp_query(self->r1, 0, &q));
+	EXPECT_EQ(0, q.prog_id);
+	EXPECT_NE(0, access(root, F_OK)) TH_LOG("%s left behind", root);
+
+	/* the same circuit, now by the socket path alone */
+	fwd_cell(cell, c.fwd_cid_in, seq + 1, c.hops[0].fwd_key);
+	want_fwd_cell(want, cell, c.hops[0].fwd_key, c.fwd_cid_out,
+		      c.hops[0].fwd_seq);
+	inject(self->pa, &self->prev4, &self->r0_4, cell);
+	ASSERT_TRUE(capture(self->pb, NEXT_PORT, &r, CAPTURE_MS));
+	EXPECT_EQ(0, memcmp(r.data + r.len - MAQ_CELL_SIZE, want,
+			    MAQ_CELL_SIZE));
+	EXPECT_EQ(2, mstat_wait(self, c.id, MAQUIS_A_STATS_CELLS_OUT, 2));
 }
 
 /* ---- pure BPF on this kernel, and the cost of a cell -------------------- */

@@ -17,6 +17,10 @@
  *      Endpoints: forked; each rewrites DIR/<origin|terminus>.stats every
  *      200 ms.  DIR/ready appears once both run.  Runs until SIGTERM or
  *      SIGINT, which it passes on; the endpoints remove their TUNs.
+ *      A node whose TUN (endpoints) or DEV list (relays) is kmod:DEV is a
+ *      maquis.ko node instead: its part goes to the module's device DEV
+ *      over netlink (the device's port must be P), for circuits that mix
+ *      module and userspace nodes.
  *   maqchain stats --ns NS [--pin-root ROOT] --dev DEV...
  *      Per-interface XDP counters (DEV.NAME=N), what is attached
  *      (DEV.variant, DEV.mode, DEV.prog, DEV.maq-dev), and every hop's
@@ -139,6 +143,7 @@ static void ns_root(char *buf, size_t len, const char *root, const char *ns)
 
 struct node {
 	char ns[64];
+	char kmod[IF_NAMESIZE];	/* maquis.ko device, or "" */
 	char tun[IF_NAMESIZE];
 	char in[64], out[64];
 	char devs[MAX_DEVS][IF_NAMESIZE];
@@ -162,6 +167,13 @@ static void parse_node(const char *arg, struct node *n, bool relay, bool in,
 	if (i != want || strtok_r(NULL, ",", &save))
 		die("bad node %s", arg);
 	snprintf(n->ns, sizeof(n->ns), "%s", f[0]);
+	d = f[relay ? 3 : 1];
+	if (!strncmp(d, "kmod:", 5)) {
+		if (!d[5] || strlen(d + 5) >= IF_NAMESIZE)
+			die("bad maquis device in %s", arg);
+		snprintf(n->kmod, sizeof(n->kmod), "%s", d + 5);
+		*d = '\0';
+	}
 	if (relay) {
 		snprintf(n->in, sizeof(n->in), "%s", f[1]);
 		snprintf(n->out, sizeof(n->out), "%s", f[2]);
@@ -362,6 +374,35 @@ static void install_relay(const struct node *n, const struct maq_circuit *c,
 	enter_ns(NULL);
 }
 
+/* A maquis.ko node's part, over netlink in its namespace. */
+static void install_kmod(const struct node *n, struct maq_circuit *c,
+			 uint16_t port, const char *what)
+{
+	struct maq_dev dev;
+	struct maq_nl *nl;
+	int err;
+
+	enter_ns(n->ns);
+	c->ifindex = if_nametoindex(n->kmod);
+	if (!c->ifindex)
+		die("%s: no device %s in %s", what, n->kmod, n->ns);
+	err = maq_nl_open(&nl);
+	if (err)
+		die("%s: netlink: %s", what, strerror(-err));
+	err = maq_nl_dev_get(nl, c->ifindex, &dev);
+	if (!err && dev.port != port)
+		die("%s: %s in %s listens on port %u, not %u", what, n->kmod,
+		    n->ns, dev.port, port);
+	if (!err)
+		err = maq_nl_circuit_new(nl, c);
+	if (err)
+		die("%s: circuit-new on %s in %s: %s%s%s", what, n->kmod, n->ns,
+		    strerror(-err), *maq_nl_errmsg(nl) ? ": " : "",
+		    maq_nl_errmsg(nl));
+	maq_nl_close(nl);
+	enter_ns(NULL);
+}
+
 static int cmd_up(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -390,7 +431,7 @@ static int cmd_up(int argc, char **argv)
 	int nnodes = 1, nhops, i, k, opt, status;
 	struct maq_circuit *c;
 	struct sigaction sa;
-	pid_t pt, po, w;
+	pid_t pt = 0, po = 0, w;
 	char text[1024];
 	size_t off = 0;
 
@@ -456,7 +497,12 @@ static int cmd_up(int argc, char **argv)
 		maq_plan_part(&plan, k, c);
 		addr_of(nodes[k + 1].in, port, &c->next);
 		addr_of(nodes[k - 1].out, port, &c->prev);
-		install_relay(&nodes[k], c, root, port, mode, k);
+		if (nodes[k].kmod[0]) {
+			snprintf(text, sizeof(text), "relay %d", k);
+			install_kmod(&nodes[k], c, port, text);
+		} else {
+			install_relay(&nodes[k], c, root, port, mode, k);
+		}
 		maq_circuit_wipe(c);
 	}
 
@@ -469,13 +515,19 @@ static int cmd_up(int argc, char **argv)
 	addr_of(nodes[nhops - 1].out, port, &c->prev);
 	memcpy(c->routes, back, sizeof(back[0]) * nback);
 	c->n_routes = nback;
-	pt = spawn_endpoint(&nodes[nhops], c, port, dir, "terminus");
+	if (nodes[nhops].kmod[0])
+		install_kmod(&nodes[nhops], c, port, "terminus");
+	else
+		pt = spawn_endpoint(&nodes[nhops], c, port, dir, "terminus");
 
 	maq_plan_part(&plan, 0, c);
 	addr_of(nodes[1].in, port, &c->next);
 	memcpy(c->routes, routes, sizeof(routes[0]) * nroutes);
 	c->n_routes = nroutes;
-	po = spawn_endpoint(&nodes[0], c, port, dir, "origin");
+	if (nodes[0].kmod[0])
+		install_kmod(&nodes[0], c, port, "origin");
+	else
+		po = spawn_endpoint(&nodes[0], c, port, dir, "origin");
 
 	sodium_memzero(c, sizeof(*c));
 	free(c);
@@ -493,6 +545,8 @@ static int cmd_up(int argc, char **argv)
 	write_file(dir, "ready", text);
 
 	/* Until told, or until an endpoint dies (then the other goes too). */
+	while (!stop && !po && !pt)
+		pause();
 	while (!stop) {
 		w = waitpid(-1, &status, 0);
 		if (w < 0 && errno == EINTR)

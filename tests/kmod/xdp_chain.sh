@@ -1,0 +1,331 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The module's XDP fast path end to end: five network namespaces in a line,
+# maquis.ko everywhere, the three relays running bpf/relay_kfunc.bpf.c on
+# both veths (attached by the daemon's loader, daemon/xdp.c, which picks
+# the kfunc variant because the module is loaded), the two ends module
+# endpoints (maq0).  The circuit is installed once, over netlink, by
+# maqtool: the XDP programs hold no state of their own.  Cells must cross
+# every relay by XDP (its counters move with the module's circuit
+# counters, the relay's UDP socket sees nothing), iperf3 must get through,
+# and after a detach the same circuit keeps working by the socket path.
+# Prints KTAP.
+#
+#   origin               r1              r2              r3             term
+#  +------------+     +--------+      +--------+      +--------+     +------------+
+#  | maq0       |     | maq0   |      | maq0   |      | maq0   |     | maq0       |
+#  | 172.31.0.1 |     | XDP    |      | XDP    |      | XDP    |     | 172.31.0.2 |
+#  | fd31::1    |     | kfunc  |      | kfunc  |      | kfunc  |     | fd31::2    |
+#  |     veth-r +-----+ veth-l |      |        |      |        |     |            |
+#  |  (GRO on)  |  1  | veth-r +------+ veth-l |      |        |     |            |
+#  |            |     |        |  2   | veth-r +------+ veth-l |     |            |
+#  |            |     |        |      |        |  3   | veth-r +-----+ veth-l     |
+#  +------------+     +--------+      +--------+      +--------+  4  | (GRO on)   |
+#                                                                     +------------+
+#
+#  link L (1..4): 10.0.L.1/24 (west end) -- 10.0.L.2/24 (east end)
+#
+# GRO on the endpoints' veths turns NAPI on there, without which veth drops
+# what XDP_TX or a redirect sends towards them.
+#
+# Needs root, maquis.ko loaded (tests/kmod/run.sh in the VM), BTF, veth,
+# bpffs, iperf3, ping, ethtool; tests/kmod/maqtool and tests/bpf/chain/maqchain
+# built on the host (make -C tests/kmod; make -C tests/bpf/chain).
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+maqtool=$here/maqtool
+maqchain=$top/tests/bpf/chain/maqchain
+HOSTS=(origin r1 r2 r3 term)
+RELAYS=(r1 r2 r3)
+NSP=mqx-
+BPFROOT=/sys/fs/bpf/maq-xchain-$$
+ID=7
+tmp=
+
+ksft=$("$top/kmod/fetch-kernel.sh" source 2>/dev/null)/tools/testing/selftests
+# shellcheck source=/dev/null
+. "$ksft/kselftest/ktap_helpers.sh" || { echo "Bail out! no ktap_helpers.sh"; exit 1; }
+
+log() { echo "# $*"; }
+n() { local h=$1; shift; ip netns exec "$NSP$h" "$@"; }
+mt() { local h=$1; shift; "$maqtool" -n "$NSP$h" "$@"; }
+
+skip_all() {
+	echo "TAP version 13"
+	echo "1..0 # SKIP $1"
+	exit 4
+}
+
+cleanup() {
+	local h
+
+	set +e
+	jobs -p | while read -r p; do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	for h in "${HOSTS[@]}"; do
+		ip netns pids "$NSP$h" 2>/dev/null | while read -r p; do kill "$p"; done
+		ip netns del "$NSP$h" 2>/dev/null
+	done
+	rm -rf "$BPFROOT"
+	[[ -n $tmp ]] && rm -rf "$tmp"
+}
+
+# run NAME FUNCTION: one KTAP test, FUNCTION in a subshell with errexit.
+run() {
+	local name=$1 rc
+
+	shift
+	(
+		set -eE -o pipefail
+		trap 'echo "# FAILED at line $LINENO: $BASH_COMMAND"' ERR
+		"$@"
+	)
+	rc=$?
+	if ((rc == 4)); then
+		ktap_test_skip "$name"
+	elif ((rc == 0)); then
+		ktap_test_pass "$name"
+	else
+		ktap_test_fail "$name"
+	fi
+	return "$rc"
+}
+
+wait_for() {	# wait_for SECONDS CMD...
+	local i max=$(($1 * 10))
+
+	shift
+	for ((i = 0; i < max; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	"$@"
+}
+
+# udp_in HOST: UDP InDatagrams, which counts what encap sockets take too
+udp_in() {
+	n "$1" awk '/^Udp:/ { if (seen++) print $2 }' /proc/net/snmp
+}
+
+declare -A S
+# snap: S[rK.xdp.COUNTER] (both veths), S[rK.circ.COUNTER] (the module's
+# circuit counters), S[rK.udp] (datagrams the relay's UDP sockets took:
+# the socket path's input), S[origin|term.circ.COUNTER].
+snap() {
+	local h k v
+
+	S=()
+	for h in "${RELAYS[@]}"; do
+		while IFS='=' read -r k v; do
+			k=${k#*.}
+			[[ $v =~ ^[0-9]+$ ]] || continue
+			S[$h.xdp.$k]=$(( ${S[$h.xdp.$k]:-0} + v ))
+		done < <("$maqchain" stats --ns "$NSP$h" --pin-root "$BPFROOT" \
+			--dev veth-l --dev veth-r)
+		S[$h.udp]=$(udp_in "$h")
+	done
+	for h in "${HOSTS[@]}"; do
+		while IFS='=' read -r k v; do
+			S[$h.circ.$k]=$v
+		done < <(mt "$h" stats maq0 "$ID")
+	done
+}
+
+# --- topology -------------------------------------------------------------
+
+t_topology() {
+	local i h batch
+
+	modprobe veth
+	[[ -d /sys/module/maquis ]]
+	for h in "${HOSTS[@]}"; do
+		ip netns add "$NSP$h"
+	done
+	for i in 1 2 3 4; do
+		ip link add veth-r netns "$NSP${HOSTS[i - 1]}" type veth \
+			peer name veth-l netns "$NSP${HOSTS[i]}"
+	done
+	for i in 0 1 2 3 4; do
+		h=${HOSTS[i]}
+		batch="link set lo up
+link add maq0 type maquis
+link set maq0 up"
+		((i < 4)) && batch+="
+addr add 10.0.$((i + 1)).1/24 dev veth-r
+link set veth-r up"
+		((i > 0)) && batch+="
+addr add 10.0.$i.2/24 dev veth-l
+link set veth-l up"
+		case $h in
+		origin) batch+="
+addr add 172.31.0.1/32 dev maq0
+addr add fd31::1/128 dev maq0 nodad
+route add 172.31.0.2/32 dev maq0
+route add fd31::2/128 dev maq0" ;;
+		term) batch+="
+addr add 172.31.0.2/32 dev maq0
+addr add fd31::2/128 dev maq0 nodad
+route add 172.31.0.1/32 dev maq0
+route add fd31::1/128 dev maq0" ;;
+		esac
+		ip -n "$NSP$h" -batch - <<<"$batch"
+	done
+	n origin ethtool -K veth-r gro on >/dev/null
+	n term ethtool -K veth-l gro on >/dev/null
+	PORT=$(mt r1 dev maq0 | sed -n 's/^port=//p')
+	[[ $PORT -gt 0 ]]
+	echo "$PORT" >"$tmp/port"
+	log "maquis port $PORT"
+}
+
+# The loader on every relay veth: auto picks kfunc (the module is here),
+# native on veth, serving maq0 of that namespace.
+t_attach() {
+	local h out d
+
+	for h in "${RELAYS[@]}"; do
+		out=$("$maqchain" attach --ns "$NSP$h" --pin-root "$BPFROOT" \
+			--port "$PORT" --dev veth-l --dev veth-r)
+		for d in veth-l veth-r; do
+			grep -qx "$d.variant=kfunc" <<<"$out"
+			grep -qx "$d.mode=native" <<<"$out"
+			n "$h" ip -d link show dev "$d" | grep -q 'prog/xdp id .* name maq_relay_kfunc'
+		done
+		out=$("$maqchain" stats --ns "$NSP$h" --pin-root "$BPFROOT" --dev veth-l)
+		grep -qx 'veth-l.maq-dev=maq0' <<<"$out"
+		# no table of its own: circuits are the module's
+		[[ ! -e $BPFROOT/$NSP$h/maq_circuits ]]
+	done
+}
+
+t_install() {
+	"$maqtool" install --id "$ID" --lifetime 3600 \
+		--origin "${NSP}origin,maq0,10.0.1.1" \
+		--relay "${NSP}r1,maq0,10.0.1.2,10.0.2.1" \
+		--relay "${NSP}r2,maq0,10.0.2.2,10.0.3.1" \
+		--relay "${NSP}r3,maq0,10.0.3.2,10.0.4.1" \
+		--terminus "${NSP}term,maq0,10.0.4.2" \
+		--route 172.31.0.2/32 --route fd31::2/128 \
+		--back-route 172.31.0.1/32 --back-route fd31::1/128 \
+		>"$tmp/circuit"
+	[[ $(grep -c cid= "$tmp/circuit") == 8 ]]
+	# The relays' first cells meet no neighbour entry: XDP passes them,
+	# the socket path relays them and resolves the neighbours.
+	wait_for 20 n origin ping -q -c 1 -W 1 172.31.0.2 >/dev/null 2>&1
+}
+
+# assert_xdp WHAT: since the last snap, every cell the relays relayed went
+# by XDP (XDP in = XDP out = the module's circuit counters), none reached
+# a relay's UDP socket, and the ends saw what the other sent.
+assert_xdp() {
+	local -A B
+	local h key o_out t_out d_in d_out
+
+	for key in "${!S[@]}"; do B[$key]=${S[$key]}; done
+	snap
+	o_out=$((${S[origin.circ.cells-out]} - ${B[origin.circ.cells-out]}))
+	t_out=$((${S[term.circ.cells-out]} - ${B[term.circ.cells-out]}))
+	log "$1: origin sent $o_out cells, terminus $t_out"
+	((o_out > 0 && t_out > 0))
+	for h in "${RELAYS[@]}"; do
+		d_in=$((${S[$h.xdp.cells-in]} - ${B[$h.xdp.cells-in]}))
+		d_out=$((${S[$h.xdp.cells-out]} - ${B[$h.xdp.cells-out]}))
+		log "$h: xdp in +$d_in out +$d_out, module circuit in +$((${S[$h.circ.cells-in]} - ${B[$h.circ.cells-in]})) out +$((${S[$h.circ.cells-out]} - ${B[$h.circ.cells-out]})), udp sockets +$((${S[$h.udp]} - ${B[$h.udp]}))"
+		((d_in == o_out + t_out && d_out == d_in))
+		((${S[$h.circ.cells-out]} - ${B[$h.circ.cells-out]} == d_out))
+		((${S[$h.circ.cells-in]} - ${B[$h.circ.cells-in]} == d_in))
+		[[ ${S[$h.udp]} == "${B[$h.udp]}" ]]
+		for key in bad-tag replay malformed no-route key-limit error; do
+			[[ ${S[$h.xdp.$key]} == "${B[$h.xdp.$key]}" ]]
+		done
+	done
+	((${S[term.circ.cells-in]} - ${B[term.circ.cells-in]} == o_out))
+	((${S[origin.circ.cells-in]} - ${B[origin.circ.cells-in]} == t_out))
+}
+
+t_ping() {
+	snap
+	n origin ping -q -c 10 -i 0.2 -W 3 172.31.0.2 | tail -2 | while read -r l; do log "$l"; done
+	n origin ping -q -6 -c 5 -i 0.2 -W 3 fd31::2 >/dev/null
+	sleep 0.5
+	assert_xdp ping
+}
+
+t_iperf() {
+	local rc=0 out spid
+
+	snap
+	n term timeout 60 iperf3 -s -1 -B 172.31.0.2 -p 5201 >"$tmp/iperf-s" 2>&1 &
+	spid=$!
+	sleep 1
+	out=$(n origin timeout 60 iperf3 -c 172.31.0.2 -p 5201 -t 3 \
+		--connect-timeout 5000 2>&1) || rc=$?
+	wait "$spid" || true
+	grep -E 'sender$|receiver$' <<<"$out" | while read -r l; do log "$l"; done
+	((rc == 0)) || { log "$out"; false; }
+	grep -Eq 'receiver$' <<<"$out"
+	if grep -Eq ' 0.00 bits/sec +receiver' <<<"$out"; then false; fi
+	sleep 0.5
+	assert_xdp iperf3
+}
+
+# Detach everywhere: no program, no pin; the circuit is the module's, so
+# it keeps working, now through the relays' sockets.
+t_detach() {
+	local -A B
+	local h d now
+
+	for h in "${RELAYS[@]}"; do
+		"$maqchain" detach --ns "$NSP$h" --pin-root "$BPFROOT" \
+			--dev veth-l --dev veth-r
+		for d in veth-l veth-r; do
+			if n "$h" ip -d link show dev "$d" | grep -q 'prog/xdp'; then
+				false
+			fi
+		done
+		[[ ! -e $BPFROOT/$NSP$h ]]
+	done
+	for h in "${RELAYS[@]}"; do B[$h]=$(udp_in "$h"); done
+	n origin ping -q -c 3 -i 0.3 -W 3 172.31.0.2 >/dev/null
+	# three requests and three replies through each relay's socket
+	for h in "${RELAYS[@]}"; do
+		now=$(udp_in "$h")
+		log "$h: udp sockets took ${B[$h]} -> $now"
+		((now >= ${B[$h]} + 6))
+	done
+}
+
+# --- main -------------------------------------------------------------------
+
+[[ $(id -u) == 0 ]] || skip_all "needs root"
+[[ -d /sys/module/maquis ]] || skip_all "maquis.ko not loaded"
+[[ -r /sys/kernel/btf/maquis ]] || skip_all "maquis.ko has no BTF"
+for tool in iperf3 ping ethtool ip; do
+	command -v "$tool" >/dev/null || skip_all "no $tool"
+done
+[[ -x $maqtool ]] || skip_all "no $maqtool (make -C tests/kmod)"
+[[ -x $maqchain ]] || skip_all "no $maqchain (make -C tests/bpf/chain)"
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf || skip_all "no bpffs"
+tmp=$(mktemp -d /tmp/maq-xchain.XXXXXX)
+trap cleanup EXIT
+
+ktap_print_header
+ktap_set_plan 6
+if run "topology: 5 namespaces, maq0 in each" t_topology; then
+	PORT=$(<"$tmp/port")
+	run "attach: loader picks kfunc, native, on every relay veth" t_attach
+	if run "install: one circuit over netlink, nowhere else" t_install; then
+		run "ping: every cell through every relay's XDP, none to its socket" t_ping
+		run "iperf3 TCP through three kfunc XDP relays" t_iperf
+	else
+		ktap_test_fail "ping: no circuit"
+		ktap_test_fail "iperf3: no circuit"
+	fi
+	run "detach: nothing attached or pinned, the socket path carries on" t_detach
+else
+	for i in 1 2 3 4 5; do ktap_test_fail "no topology"; done
+fi
+ktap_finished
