@@ -16,7 +16,7 @@
 #define GOSSIP_FIRST_MS		300	/* after start: find the network */
 #define GOSSIP_FANOUT		3
 #define GOSSIP_MIN_KNOWN	3	/* fewer: ask the bootstrap list too */
-#define DIGEST_CELLS_MAX	16	/* 16 x 87 descriptors a digest */
+#define DIGEST_CELLS_MAX	MAQ_VIEW_MAX_DIGESTS
 /*
  * Descriptors pushed for one digest cell received: a digest is one cell
  * from anyone, so this bounds how much we send a forged source address.
@@ -65,13 +65,15 @@ int maqd_publish(struct maqd *d)
 	return 0;
 }
 
-static void send_digests(struct maqd *d, const union maq_sockaddr *peer)
+/* Our digest of [lo, hi] (all of it: 0, ~0) to @peer. */
+static void send_digests(struct maqd *d, const union maq_sockaddr *peer,
+			 u64 lo, u64 hi)
 {
 	static u8 cells[DIGEST_CELLS_MAX][MAQ_CELL_SIZE];
 	unsigned int n, i;
 
-	n = maq_view_digests(&d->view, cells, DIGEST_CELLS_MAX,
-			     maqd_random_nonzero());
+	n = maq_view_digests_range(&d->view, lo, hi, cells, DIGEST_CELLS_MAX,
+				   maqd_random_nonzero());
 	if (n > DIGEST_CELLS_MAX)
 		n = DIGEST_CELLS_MAX;
 	for (i = 0; i < n; i++)
@@ -106,12 +108,13 @@ void maqd_gossip_tick(struct maqd *d, u64 now_ms)
 
 	n = maq_view_sample(&d->view, now, pick, GOSSIP_FANOUT);
 	for (i = 0; i < n; i++)
-		send_digests(d, &pick[i]->d.addr[0]);
+		send_digests(d, &pick[i]->d.addr[0], 0, ~0ULL);
 	known = (unsigned int)d->view.n - (d->publish ? 1 : 0);
 	if (known < GOSSIP_MIN_KNOWN)
 		for (i = 0; i < d->conf.n_bootstrap; i++)
 			if (!is_self(d, &d->conf.bootstrap[i]))
-				send_digests(d, &d->conf.bootstrap[i]);
+				send_digests(d, &d->conf.bootstrap[i], 0,
+					     ~0ULL);
 }
 
 static void push_answer(struct maqd *d, const union maq_sockaddr *peer,
@@ -158,8 +161,11 @@ void maqd_gossip_rx(struct maqd *d, const union maq_sockaddr *peer,
 	d->st.gossip_received++;
 	if (g.kind == MAQ_GOSSIP_DIGEST) {
 		push_answer(d, peer, &g);
+		/* only the range asked about: one forged digest must not
+		 * make us send the whole view to its victim
+		 */
 		if (maq_view_behind(&d->view, &g))
-			send_digests(d, peer);
+			send_digests(d, peer, g.lo, g.hi);
 		return;
 	}
 	for (i = 0; i < g.count; i++) {

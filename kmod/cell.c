@@ -706,7 +706,8 @@ static void maq_origin_rotate(struct maq_circuit *c, struct maq_dir *d,
 		  MAQ_FRESH(MAQUIS_DIR_BACK, next);
 
 	if (c->hops[0].used[MAQUIS_DIR_FWD][d->phase] < MAQ_EPOCH_CELLS &&
-	    time_before(jiffies, c->epoch_start + MAQ_EPOCH_SECS * HZ))
+	    time_before(jiffies, c->epoch_start +
+				 READ_ONCE(maq_epoch_secs) * HZ))
 		return;
 	/* Both directions of every hop hold new keys for the next phase. */
 	for (j = 0; j < c->n_hops; j++)

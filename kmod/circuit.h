@@ -17,11 +17,13 @@
 /* A key slot may seal or open at most 2^40 cells; warn at 2^39. */
 #define MAQ_KEY_SOFT_LIMIT	BIT_ULL(39)
 #define MAQ_KEY_HARD_LIMIT	BIT_ULL(40)
-/* The origin flips the phase after this many cells or seconds an epoch. */
+/*
+ * The origin flips the phase after this many cells or seconds an epoch;
+ * the seconds are the module parameter epoch_secs (tests shorten them).
+ */
 #define MAQ_EPOCH_CELLS		BIT_ULL(20)
-#ifndef MAQ_EPOCH_SECS
 #define MAQ_EPOCH_SECS		120
-#endif
+extern unsigned int maq_epoch_secs;
 #define MAQ_DEFAULT_LIFETIME	600
 #define MAQ_MAX_ROUTES		64
 

@@ -16,6 +16,23 @@
 #include "netlink.h"
 #include "xdp.h"
 
+unsigned int maq_epoch_secs = MAQ_EPOCH_SECS;
+
+static int maq_epoch_secs_set(const char *val, const struct kernel_param *kp)
+{
+	/* a day at most: a key slot must not outlive its circuit by much */
+	return param_set_uint_minmax(val, kp, 1, 86400);
+}
+
+static const struct kernel_param_ops maq_epoch_secs_ops = {
+	.set = maq_epoch_secs_set,
+	.get = param_get_uint,
+};
+
+module_param_cb(epoch_secs, &maq_epoch_secs_ops, &maq_epoch_secs, 0644);
+MODULE_PARM_DESC(epoch_secs,
+		 "seconds an origin stays in one key phase (1..86400, default 120)");
+
 static int __init maq_mod_init(void)
 {
 	int ret;

@@ -153,6 +153,7 @@ TEST(malformed_lines)
 		{ "interface = ..", "interface", "not a device name" },
 		{ "address = 10.0.0.1/33", "address", "not an address or prefix" },
 		{ "address = maq0", "address", "not an address or prefix" },
+		{ "address = 172.31.0.2/24", "address", "bits set beyond /24" },
 		{ "control = relative.sock", "control", "absolute path" },
 		{ "hops = -1", "hops", "not a number" },
 		{ "hops = +3", "hops", "not a number" },

@@ -56,6 +56,7 @@ cleanup() {
 		ip netns del "md-$h" 2>/dev/null
 	done
 	rm -rf "$tmp"
+	echo 120 >/sys/module/maquis/parameters/epoch_secs
 }
 trap cleanup EXIT
 
@@ -102,6 +103,8 @@ setup() {
 	local i=0 h role
 
 	modprobe veth 2>/dev/null
+	# key phases of 3 s instead of 120: every test below rotates keys
+	echo 3 >/sys/module/maquis/parameters/epoch_secs
 	ip netns add md-sw
 	ip -n md-sw link add br0 type bridge
 	ip -n md-sw link set br0 up
@@ -159,7 +162,7 @@ t_build() {
 
 	out=$(mq a circuit build --hops 3 --to 172.31.0.2)
 	echo "$out" | sed 's/^/# /'
-	CIRCUIT=$(echo "$out" | awk -F'\t' '$1 == "circuit" {print $2}')
+	CIRCUIT=$(echo "$out" | cut -f1)
 	[[ $CIRCUIT =~ ^[0-9]+$ ]]
 	echo "$CIRCUIT" >"$tmp/circuit"
 	# the origin's kernel: one origin circuit with 4 hops
@@ -176,6 +179,25 @@ t_traffic() {
 	mbit=$(python3 -c "import json;print(round(json.load(open('$tmp/iperf.json'))['end']['sum_received']['bits_per_second']/1e6,2))")
 	log "iperf3 through the circuit: $mbit Mbit/s"
 	python3 -c "import sys;sys.exit(0 if float('$mbit') > 0 else 1)"
+}
+
+# Keys rotate every 3 s (epoch_secs) while a ping runs: the daemons of
+# every hop install each next epoch, no cell is lost or refused.
+t_rotate() {
+	local e0 e1 loss h bad id
+
+	e0=$(mq a circuit show "$CIRCUIT" | awk -F'\t' '$3 == "maquisd.epoch" {print $4}')
+	loss=$(n a ping -c 50 -i 0.2 -W 2 172.31.0.2 | sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p')
+	e1=$(mq a circuit show "$CIRCUIT" | awk -F'\t' '$3 == "maquisd.epoch" {print $4}')
+	log "epoch $e0 -> $e1 in 10 s of ping, loss $loss%"
+	[[ $loss == 0 ]]
+	((e1 >= e0 + 2))
+	for h in "${HOSTS[@]}"; do
+		for id in $(mq "$h" circuit list | cut -f2); do
+			bad=$(mq "$h" circuit show "$id" | awk -F'\t' '$3 ~ /^drop-(bad-tag|replay|key-limit)$/ {s += $4} END {print s + 0}')
+			[[ $bad == 0 ]] || { log "$h: circuit $id: $bad cells dropped"; return 1; }
+		done
+	done
 }
 
 # The relays' own views: exactly three hold a hop, one a terminus (b), and
@@ -225,7 +247,7 @@ t_restart_relay() {
 	local out id h victim=
 
 	out=$(mq a circuit build --hops 3 --to 172.31.0.2)
-	id=$(echo "$out" | awk -F'\t' '$1 == "circuit" {print $2}')
+	id=$(echo "$out" | cut -f1)
 	for h in "${RELAYS[@]}"; do
 		if [[ -n $(mq "$h" circuit list) ]]; then victim=$h; break; fi
 	done
@@ -277,14 +299,14 @@ t_stop() {
 }
 
 ktap_print_header
-ktap_set_plan 8
+ktap_set_plan 9
 if [[ $(id -u) != 0 || ! -d /sys/module/maquis ]]; then
-	for ((i = 0; i < 8; i++)); do ktap_test_skip "needs root and maquis.ko"; done
+	for ((i = 0; i < 9; i++)); do ktap_test_skip "needs root and maquis.ko"; done
 	ktap_finished
 	exit 0
 fi
 if ! (set -e; setup); then
-	for ((i = 0; i < 8; i++)); do ktap_test_fail "setup failed"; done
+	for ((i = 0; i < 9; i++)); do ktap_test_fail "setup failed"; done
 	ktap_finished
 	exit 1
 fi
@@ -299,6 +321,7 @@ run "gossip: every daemon learns all 9 descriptors from 2 bootstrap peers" t_gos
 run "circuit build --hops 3 from a to b" t_build
 CIRCUIT=$(cat "$tmp/circuit" 2>/dev/null)
 run "ping and iperf3 through maq0" t_traffic
+run "keys rotate every epoch under traffic, nothing lost" t_rotate
 run "each relay sees only its neighbours" t_views
 run "destroy leaves no state on any hop" t_destroy
 run "relay daemon SIGKILLed and restarted adopts its hop" t_restart_relay
