@@ -256,7 +256,7 @@ def build_table(figs, units, missing, info):
         t.row("kernel memory per circuit, module table of %s (VM, "
               "/proc/meminfo used; slab alone)" % format(n, ","),
               "kmod_bytes_per_circuit_%d" % n,
-              "kmod_slab_bytes_per_circuit_%d" % n)
+              "kmod_slab_bytes_per_circuit_%d" % n, ratio="-")
         t.row("left over after deleting the %s circuits (used; slab)"
               % format(n, ","), "kmod_left_after_delete_%d" % n,
               "kmod_slab_left_after_delete_%d" % n, ratio="-")

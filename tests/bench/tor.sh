@@ -318,7 +318,7 @@ b1=$(cpu_snap "${PIDS[@]}")
 echo "$out" >>"$OUT/tor-curl.log"
 read -r size tstart ttotal <<<"$out"
 if [[ -n ${size:-} && ${size:-0} -gt 0 ]] && python3 -c "import sys; sys.exit(not $ttotal - $tstart > 0.5)"; then
-	fig "$P"_tcp "$(calc "$size * 8 / ($ttotal - $tstart) / 1e9")" Gb/s
+	fig "$P"_tcp "$(calc "$size * 8 / ($ttotal - $tstart) / 1e9" 6)" Gb/s
 	fig "$P"_cpu "$(cpu_per_gb "$b0" "$b1" "$size")" CPU-s/GB
 	log "bulk: $size bytes in $(calc "$ttotal - $tstart") s after the first byte"
 else
