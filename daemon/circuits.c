@@ -558,7 +558,16 @@ static void origin_created(struct maqd *d, struct maqd_origin *o,
 	unsigned int i;
 
 	if (maq_created_open(&o->o, msg, MAQ_CTL_MSG_LEN, &fail)) {
-		if (fail.hop > 0)
+		if (fail.hop > 0 && fail.hop < (int)o->n &&
+		    (fail.reason == MAQ_SETUP_TIMEOUT ||
+		     fail.reason == MAQ_SETUP_UNREACHABLE))
+			/* the hop that answered blames the one after it */
+			snprintf(why, sizeof(why),
+				 "hop %d (%s) did not answer hop %d (%s)",
+				 fail.hop + 1,
+				 maqd_id_hex(o->path[fail.hop], hex),
+				 fail.hop, maq_setup_reason_name(fail.reason));
+		else if (fail.hop > 0)
 			snprintf(why, sizeof(why), "hop %d (%s): %s", fail.hop,
 				 maqd_id_hex(o->path[fail.hop - 1], hex),
 				 maq_setup_reason_name(fail.reason));
@@ -869,8 +878,14 @@ void maqd_event_rx(struct maqd *d, const struct maq_event *ev)
 	case MAQUIS_EVENT_KEY_PHASE:
 		/* the idle slot gets the epoch after next, after the grace */
 		if (o && o->pending_phase != ev->phase) {
+			/*
+			 * The origin's own install is what lets its kernel flip
+			 * again: done after the hops' (they see the new phase a
+			 * transit later), so every hop holds the keys first.
+			 */
 			o->pending_phase = ev->phase;
-			o->key_due_ms = maqd_now_ms() + MAQD_GRACE_MS;
+			o->key_due_ms = maqd_now_ms() + MAQD_GRACE_MS +
+					MAQD_ORIGIN_LAG_MS;
 		} else if (h && !h->adopted && h->phase != ev->phase) {
 			h->phase = ev->phase;
 			h->pending_phase = ev->phase;

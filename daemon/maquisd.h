@@ -37,8 +37,9 @@ u64 maqd_wall(void);
 /* --- circuits ----------------------------------------------------------- */
 
 #define MAQD_SETUP_WAIT_MS	5000	/* a relay waits for CREATED */
-#define MAQD_ORIGIN_WAIT_MS	6000	/* the origin waits a bit longer */
+#define MAQD_ORIGIN_WAIT_MS	7000	/* the origin waits longer */
 #define MAQD_GRACE_MS		2000	/* before a next epoch's key-set */
+#define MAQD_ORIGIN_LAG_MS	1000	/* the origin's, after the hops' */
 #define MAQD_DESTROY_WAIT_MS	1000	/* per hop, for DESTROYED */
 #define MAQD_REPLACE_PCT	80	/* replace at this % of lifetime */
 

@@ -103,8 +103,8 @@ setup() {
 	local i=0 h role
 
 	modprobe veth 2>/dev/null
-	# key phases of 3 s instead of 120: every test below rotates keys
-	echo 3 >/sys/module/maquis/parameters/epoch_secs
+	# key phases of 6 s instead of 120: every test below rotates keys
+	echo 6 >/sys/module/maquis/parameters/epoch_secs
 	ip netns add md-sw
 	ip -n md-sw link add br0 type bridge
 	ip -n md-sw link set br0 up
@@ -181,21 +181,25 @@ t_traffic() {
 	python3 -c "import sys;sys.exit(0 if float('$mbit') > 0 else 1)"
 }
 
-# Keys rotate every 3 s (epoch_secs) while a ping runs: the daemons of
+# Keys rotate every 6 s (epoch_secs) while a ping runs: the daemons of
 # every hop install each next epoch, no cell is lost or refused.
 t_rotate() {
 	local e0 e1 loss h bad id
 
 	e0=$(mq a circuit show "$CIRCUIT" | awk -F'\t' '$3 == "maquisd.epoch" {print $4}')
-	loss=$(n a ping -c 50 -i 0.2 -W 2 172.31.0.2 | sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p')
+	loss=$(n a ping -c 75 -i 0.2 -W 2 172.31.0.2 | sed -n 's/.* \([0-9.]*\)% packet loss.*/\1/p')
 	e1=$(mq a circuit show "$CIRCUIT" | awk -F'\t' '$3 == "maquisd.epoch" {print $4}')
-	log "epoch $e0 -> $e1 in 10 s of ping, loss $loss%"
+	log "epoch $e0 -> $e1 in 15 s of ping, loss $loss%"
 	[[ $loss == 0 ]]
 	((e1 >= e0 + 2))
 	for h in "${HOSTS[@]}"; do
 		for id in $(mq "$h" circuit list | cut -f2); do
 			bad=$(mq "$h" circuit show "$id" | awk -F'\t' '$3 ~ /^drop-(bad-tag|replay|key-limit)$/ {s += $4} END {print s + 0}')
-			[[ $bad == 0 ]] || { log "$h: circuit $id: $bad cells dropped"; return 1; }
+			[[ $bad == 0 ]] || {
+				log "$h: circuit $id: $bad cells dropped"
+				mq "$h" circuit show "$id" | grep drop- | sed 's/^/# /'
+				return 1
+			}
 		done
 	done
 }
@@ -240,6 +244,33 @@ t_destroy() {
 	}
 	log "no circuit left on any host"
 	! n a ping -c 1 -W 1 172.31.0.2 >/dev/null
+}
+
+# Setup failures name what failed: an address nobody serves, a via that is
+# not a relay, a relay whose daemon is gone (its predecessor times out).
+t_failures() {
+	local err r7 b r1id
+
+	err=$(mq a circuit build --to 10.9.9.9 2>&1 >/dev/null) && return 1
+	log "$err"
+	[[ $err == *"no relay serves 10.9.9.9"* ]]
+	b=$(mq a relays | awk -F'\t' '$3 == "'"${ip[b]}"':7720" {print $1}')
+	err=$(mq a circuit build --hops 2 --via "$b" --to 172.31.0.2 2>&1 >/dev/null) && return 1
+	log "$err"
+	[[ $err == *"${b:0:8}"*"not a relay"* ]]
+	r7=$(mq a relays | awk -F'\t' '$3 == "'"${ip[r7]}"':7720" {print $1}')
+	[[ -n $r7 ]]
+	r1id=$(mq a relays | awk -F'\t' '$3 == "'"${ip[r1]}"':7720" {print $1}')
+	kill -9 "${pid[r7]}"
+	wait_for 10 bash -c "! kill -0 ${pid[r7]} 2>/dev/null"
+	local rc=0
+	err=$(mq a circuit build --hops 2 --via "$r1id" --via "$r7" --to 172.31.0.2 2>&1 >/dev/null) || rc=$?
+	start_daemon r7
+	log "$err"
+	((rc == 1))
+	[[ $err == *"hop 2 ($r7) did not answer hop 1 (timeout)"* ]]
+	# nothing half-built stays anywhere
+	wait_for 10 no_circuits
 }
 
 # SIGKILL a relay of a live circuit and restart it: it adopts its hop.
@@ -299,14 +330,14 @@ t_stop() {
 }
 
 ktap_print_header
-ktap_set_plan 9
+ktap_set_plan 10
 if [[ $(id -u) != 0 || ! -d /sys/module/maquis ]]; then
-	for ((i = 0; i < 9; i++)); do ktap_test_skip "needs root and maquis.ko"; done
+	for ((i = 0; i < 10; i++)); do ktap_test_skip "needs root and maquis.ko"; done
 	ktap_finished
 	exit 0
 fi
 if ! (set -e; setup); then
-	for ((i = 0; i < 9; i++)); do ktap_test_fail "setup failed"; done
+	for ((i = 0; i < 10; i++)); do ktap_test_fail "setup failed"; done
 	ktap_finished
 	exit 1
 fi
@@ -324,6 +355,8 @@ run "ping and iperf3 through maq0" t_traffic
 run "keys rotate every epoch under traffic, nothing lost" t_rotate
 run "each relay sees only its neighbours" t_views
 run "destroy leaves no state on any hop" t_destroy
+run "setup failures name the hop and the reason" t_failures
+for h in "${HOSTS[@]}"; do pid[$h]=$(ip netns pids "md-$h" | head -1); done
 run "relay daemon SIGKILLed and restarted adopts its hop" t_restart_relay
 for h in "${HOSTS[@]}"; do pid[$h]=$(ip netns pids "md-$h" | head -1); done
 run "origin daemon SIGKILLed and restarted replaces its circuit" t_restart_origin
