@@ -463,8 +463,10 @@ struct maq_ctl_work {
 /*
  * Origin, a backward cell with a counter in the control range: a hop k
  * sealed it with its backward control key as the creator (PROTOCOL 6).  Try
- * k = 1, 2, ...: hops before k wrapped it with their data keys, so once a
- * data layer fails no later k can succeed.
+ * k = 1, 2, ...: hops before k wrapped it with their data keys.  A wrong k
+ * fails at layer 2 at the latest, since the prefix restored there depends
+ * on the creator, so only layer 1 failing under hop 1's data key (checked
+ * on the received bytes alone) rules out every later k.
  */
 static void maq_rx_origin_ctl(struct maq_device *md, struct maq_circuit *c,
 			      struct maq_dir *d, struct sk_buff *skb, int slot,
@@ -498,7 +500,7 @@ static void maq_rx_origin_ctl(struct maq_device *md, struct maq_circuit *c,
 		memcpy(w->buf + off, skb->data + MAQ_HDR_LEN,
 		       MAQ_BODY_LEN + MAQ_TAG_LEN);
 		ret = maq_onion_open(w->buf, w->try, n_hops, k);
-		if (!ret || -ret < k)
+		if (!ret || (k > 1 && ret == -1))
 			break;
 	}
 

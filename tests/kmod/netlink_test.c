@@ -244,6 +244,37 @@ static bool snap_equal(const struct snap *a, const struct snap *b)
 	       !memcmp(a->cs, b->cs, a->ncs * sizeof(*a->cs));
 }
 
+/* --- module parameters ------------------------------------------------- */
+
+/* The module parameter the origin's epoch length comes from. */
+#define EPOCH_SECS	"/sys/module/maquis/parameters/epoch_secs"
+
+static int epoch_secs_get(uint32_t *secs)
+{
+	FILE *f = fopen(EPOCH_SECS, "r");
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = fscanf(f, "%" SCNu32, secs) == 1;
+	fclose(f);
+	return ok ? 0 : -EINVAL;
+}
+
+static int epoch_secs_set(uint32_t secs)
+{
+	FILE *f = fopen(EPOCH_SECS, "w");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (fprintf(f, "%" PRIu32 "\n", secs) < 0)
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
+
 /* --- fixture ----------------------------------------------------------- */
 
 FIXTURE(nl) {
@@ -254,6 +285,7 @@ FIXTURE(nl) {
 	int sink4, sink6;
 	union maq_sockaddr a4, a6;	/* the sinks' addresses */
 	struct maq_circuit orig, relay, term;
+	uint32_t epoch_secs;	/* the module's value, once a test changed it */
 };
 
 static void install(struct __test_metadata *_metadata, struct maq_nl *nl,
@@ -316,6 +348,8 @@ FIXTURE_SETUP(nl)
 FIXTURE_TEARDOWN(nl)
 {
 	EXPECT_EQ(0, key_leaks) TH_LOG("key material in replies");
+	if (self->epoch_secs)
+		EXPECT_EQ(0, epoch_secs_set(self->epoch_secs));
 	maq_nl_close(self->nl);
 	if (self->sink4 >= 0)
 		close(self->sink4);
@@ -1514,6 +1548,360 @@ TEST_F(nl, ctl_send_relay)
 				    h->back_ctl_key, seq, NULL))
 		TH_LOG("backward control layer does not open");
 	EXPECT_NE(NULL, memmem(cell + MAQ_HDR_LEN, MAQ_BODY_LEN, ctl, sizeof(ctl)));
+}
+
+/* Sends @cell to maq0's own UDP socket, as a neighbour would. */
+static void cell_to_dev(struct __test_metadata *_metadata,
+			FIXTURE_DATA(nl) *self, const uint8_t *cell)
+{
+	union maq_sockaddr to;
+	int fd;
+
+	ASSERT_EQ(0, maq_sockaddr_parse("127.0.0.1", self->port, &to));
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(MAQUIS_CELL_SIZE, sendto(fd, cell, MAQUIS_CELL_SIZE, 0,
+					   &to.sa, sizeof(to.in4)));
+	close(fd);
+}
+
+/*
+ * The fixture's terminus opens a forward cell in phase 1: slot 1 gets a
+ * key, and a cover cell sealed with it arrives from the (userspace) relay
+ * before it.
+ */
+static void term_to_phase1(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(nl) *self)
+{
+	uint8_t cell[MAQUIS_CELL_SIZE] = { 0 };
+	struct maq_circuit got;
+	struct maq_hop h;
+	int i;
+
+	rand_hop(&h, 0);
+	h.has = MAQ_HOP_FWD_KEY | MAQ_HOP_BACK_KEY;
+	ASSERT_EQ(0, maq_nl_key_set(self->nl, self->ifindex, TERM_ID, 1, &h))
+		TH_LOG("%s", maq_nl_errmsg(self->nl));
+	/* the innermost plaintext all zero: type pad, consumed */
+	maq_layer_seal(cell + MAQ_HDR_LEN, cell + MAQ_HDR_LEN + MAQ_BODY_LEN,
+		       h.fwd_key, 1);
+	maq_cell_put_hdr(cell, self->term.fwd_cid_in, 1ULL << 63 | 1);
+	cell_to_dev(_metadata, self, cell);
+	for (i = 0; i < 30; i++) {
+		ASSERT_EQ(0, maq_nl_circuit_get(self->nl, self->ifindex,
+						TERM_ID, &got));
+		if (got.phase == 1)
+			break;
+		usleep(100000);
+	}
+	ASSERT_EQ(1, got.phase) TH_LOG("terminus not in phase 1 after 3 s");
+	ASSERT_EQ(0, maq_nl_circuit_get(self->nl, self->ifindex, TERM_ID,
+					&got));
+	EXPECT_EQ(1, got.stats.val[MAQUIS_A_STATS_CELLS_IN]);
+}
+
+/*
+ * The terminus answers like a relay (PROTOCOL 6): one layer under its
+ * backward control key, a random counter in [2^62, 2^63), the plaintext
+ * zero but for the message at H, and the key phase of the last forward cell
+ * it opened, so that the relays behind it wrap it with the data keys of
+ * that phase.
+ */
+TEST_F(nl, ctl_send_terminus)
+{
+	uint8_t ctl[MAQUIS_CTL_LEN], cell[MAQUIS_CELL_SIZE + 64];
+	uint8_t want[MAQ_BODY_LEN];
+	const struct maq_hop *h = &self->term.hops[0];
+	struct maq_circuit got;
+	uint64_t seq;
+	int phase;
+
+	for (phase = 0; phase < 2; phase++) {
+		if (phase)
+			term_to_phase1(_metadata, self);
+		ASSERT_EQ(0, maq_nl_circuit_get(self->nl, self->ifindex,
+						TERM_ID, &got));
+		ASSERT_EQ(phase, got.phase);
+		randombytes_buf(ctl, sizeof(ctl));
+		ASSERT_EQ(0, maq_nl_ctl_send(self->nl, self->ifindex, TERM_ID,
+					     0, ctl))
+			TH_LOG("%s", maq_nl_errmsg(self->nl));
+		ASSERT_EQ(MAQUIS_CELL_SIZE, read_cell(self->sink6, cell));
+		EXPECT_EQ(self->term.back_cid_out, cell_cid(cell));
+		seq = cell_seq(cell);
+		EXPECT_EQ(phase, (int)(seq >> 63))
+			TH_LOG("control sent in phase %d, forward phase %d",
+			       (int)(seq >> 63), phase);
+		seq &= SEQ_MASK;
+		EXPECT_LE(1ULL << 62, seq) TH_LOG("control counter %#" PRIx64
+						  " below 2^62", seq);
+		ASSERT_EQ(0, maq_layer_open(cell + MAQ_HDR_LEN,
+					    cell + MAQ_HDR_LEN + MAQ_BODY_LEN,
+					    h->back_ctl_key, seq, NULL))
+			TH_LOG("phase %d: backward control layer does not open",
+			       phase);
+		memset(want, 0, sizeof(want));
+		memcpy(want + MAQ_PAYLOAD_OFF, ctl, sizeof(ctl));
+		EXPECT_EQ(0, memcmp(want, cell + MAQ_HDR_LEN, sizeof(want)))
+			TH_LOG("phase %d: plaintext is not 0^H || message || 0",
+			       phase);
+	}
+}
+
+/*
+ * A whole circuit of @n hops on maq0 alone: the origin, hops 1..n-1 as
+ * relays and hop n as the terminus, each its own circuit with the keys and
+ * counter offsets the origin holds for that hop, every one sending to the
+ * device's own address.  Hop j's circuit is @id0 + j.
+ */
+struct chain {
+	int n;
+	uint32_t id0;
+	struct maq_circuit o;
+	struct maq_circuit hop[MAQUIS_MAX_HOPS];
+};
+
+static void chain_build(struct __test_metadata *_metadata,
+			FIXTURE_DATA(nl) *self, struct chain *ch, int n)
+{
+	/* the forward cid into hop j is cid0 + j, the backward one + 16 */
+	const uint32_t cid0 = 7000 + 100 * (uint32_t)n;
+	struct maq_circuit *c;
+	union maq_sockaddr me;
+	char route[64];
+	int j;
+
+	memset(ch, 0, sizeof(*ch));
+	ch->n = n;
+	ch->id0 = 700 + 10 * (uint32_t)n;
+	ASSERT_EQ(0, maq_sockaddr_parse("127.0.0.1", self->port, &me));
+	snprintf(route, sizeof(route), "172.30.%d.0/24", 40 + n);
+	mk_origin(&ch->o, self->ifindex, ch->id0, 0, n, &me, route);
+	ch->o.fwd_cid_out = cid0 + 1;
+	ch->o.back_cid_in = cid0 + 16;
+	for (j = 0; j < n; j++) {
+		const struct maq_hop *oh = &ch->o.hops[j];
+
+		c = &ch->hop[j];
+		if (j < n - 1) {
+			mk_relay(c, self->ifindex, ch->id0 + 1 + j, 0, &me,
+				 &me);
+			c->fwd_cid_out = cid0 + j + 2;
+			c->back_cid_in = cid0 + 16 + j + 1;
+		} else {
+			snprintf(route, sizeof(route), "fd30:%x::/64", 0x40 + n);
+			mk_term(c, self->ifindex, ch->id0 + 1 + j, 0, &me,
+				route);
+		}
+		c->fwd_cid_in = cid0 + j + 1;
+		c->back_cid_out = cid0 + 16 + j;
+		memcpy(c->hops[0].fwd_key, oh->fwd_key, MAQUIS_KEY_LEN);
+		memcpy(c->hops[0].back_key, oh->back_key, MAQUIS_KEY_LEN);
+		memcpy(c->hops[0].fwd_ctl_key, oh->fwd_ctl_key, MAQUIS_KEY_LEN);
+		memcpy(c->hops[0].back_ctl_key, oh->back_ctl_key,
+		       MAQUIS_KEY_LEN);
+		if (j < n - 1) {
+			/* what a relay adds: the next base minus its own */
+			c->hops[0].fwd_seq = (ch->o.hops[j + 1].fwd_seq -
+					      oh->fwd_seq) & SEQ_MASK;
+			c->hops[0].back_seq = (oh->back_seq -
+					       ch->o.hops[j + 1].back_seq) &
+					      SEQ_MASK;
+		} else {
+			c->hops[0].back_seq = oh->back_seq;
+		}
+		install(_metadata, self->nl, c);
+	}
+	install(_metadata, self->nl, &ch->o);
+}
+
+static void chain_free(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(nl) *self, const struct chain *ch)
+{
+	int j;
+
+	EXPECT_EQ(0, maq_nl_circuit_del(self->nl, self->ifindex, ch->o.id));
+	for (j = 0; j < ch->n; j++)
+		EXPECT_EQ(0, maq_nl_circuit_del(self->nl, self->ifindex,
+						ch->hop[j].id));
+}
+
+/*
+ * Rotate the chain the way maquisd does it: the next epoch's keys into
+ * slot 1 of every hop, at the origin and at the hop, then data through the
+ * origin once its epoch (1 s here) is over.  The origin flips every cell
+ * to phase 1 and each hop follows the first one it opens.
+ */
+static void chain_to_phase1(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(nl) *self, const struct chain *ch)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
+	struct maq_circuit got;
+	char dst[32], net[32];
+	struct maq_hop h;
+	int j, i, fd, late = -1;
+
+	for (j = 0; j < ch->n; j++) {
+		rand_hop(&h, (uint8_t)j);
+		h.has = MAQ_HOP_FWD_KEY | MAQ_HOP_BACK_KEY;
+		ASSERT_EQ(0, maq_nl_key_set(self->nl, self->ifindex, ch->o.id,
+					    1, &h))
+			TH_LOG("%s", maq_nl_errmsg(self->nl));
+		h.index = 0;
+		ASSERT_EQ(0, maq_nl_key_set(self->nl, self->ifindex,
+					    ch->hop[j].id, 1, &h))
+			TH_LOG("%s", maq_nl_errmsg(self->nl));
+	}
+	/* the fixture's teardown puts the module's own value back */
+	if (!self->epoch_secs)
+		ASSERT_EQ(0, epoch_secs_get(&self->epoch_secs))
+			TH_LOG("no module parameter " EPOCH_SECS);
+	ASSERT_EQ(0, epoch_secs_set(1));
+
+	/* inner packets into the origin: maq0 routes them to it */
+	snprintf(net, sizeof(net), "172.30.%d.0", 40 + ch->n);
+	snprintf(dst, sizeof(dst), "172.30.%d.2", 40 + ch->n);
+	ASSERT_EQ(1, inet_pton(AF_INET, dst, &to.sin_addr));
+	ASSERT_EQ(0, route_add(DEV, AF_INET, net, 24));
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, fd);
+	/* 1.2 s for the epoch, then up to 4 s for the cells to go round */
+	usleep(1200000);
+	for (i = 0; i < 40; i++) {
+		EXPECT_EQ(4, sendto(fd, "ping", 4, 0, (struct sockaddr *)&to,
+				    sizeof(to)));
+		usleep(100000);
+		late = 0;
+		ASSERT_EQ(0, maq_nl_circuit_get(self->nl, self->ifindex,
+						ch->o.id, &got));
+		late += got.phase != 1;
+		for (j = 0; j < ch->n; j++) {
+			ASSERT_EQ(0, maq_nl_circuit_get(self->nl,
+							self->ifindex,
+							ch->hop[j].id, &got));
+			late += got.phase != 1;
+		}
+		if (!late)
+			break;
+	}
+	close(fd);
+	ASSERT_EQ(0, late) TH_LOG("%d of %d circuits not in phase 1 after 4 s",
+				  late, ch->n + 1);
+}
+
+/*
+ * Every hop of the chain sends control back; the origin's daemon gets each
+ * message with the hop it came from, and the origin counts no bad tag.
+ */
+static void chain_ctl_back(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(nl) *self, const struct chain *ch,
+			   struct maq_nl *evnl, int phase)
+{
+	uint8_t ctl[MAQUIS_CTL_LEN];
+	struct maq_circuit got;
+	struct maq_event ev;
+	int j, i, r;
+
+	for (j = 0; j < ch->n; j++) {
+		randombytes_buf(ctl, sizeof(ctl));
+		ASSERT_EQ(0, maq_nl_ctl_send(self->nl, self->ifindex,
+					     ch->hop[j].id, 0, ctl))
+			TH_LOG("%s", maq_nl_errmsg(self->nl));
+		/* key-phase events may come first: 64 at most, 3 s each */
+		for (i = 0; i < 64; i++) {
+			r = maq_nl_event_recv(evnl, &ev, 3000);
+			ASSERT_EQ(1, r)
+				TH_LOG("%d hops, phase %d: no control from hop %d at the origin",
+				       ch->n, phase, j + 1);
+			if (ev.cmd == MAQUIS_CMD_CELL_NTF &&
+			    MAQ_HAS(&ev, MAQUIS_A_CTL) && ev.id == ch->o.id)
+				break;
+		}
+		ASSERT_GT(64, i);
+		EXPECT_EQ(j, ev.hop)
+			TH_LOG("%d hops, phase %d: hop %d's control reported from hop %d",
+			       ch->n, phase, j + 1, ev.hop + 1);
+		EXPECT_EQ(0, memcmp(ctl, ev.ctl, sizeof(ctl)))
+			TH_LOG("%d hops, phase %d: hop %d's message differs",
+			       ch->n, phase, j + 1);
+	}
+	ASSERT_EQ(0, maq_nl_circuit_get(self->nl, self->ifindex, ch->o.id,
+					&got));
+	EXPECT_EQ(0, got.stats.val[MAQUIS_A_STATS_DROP_BAD_TAG]);
+	EXPECT_EQ((uint64_t)ch->n * (phase + 1),
+		  got.stats.val[MAQUIS_A_STATS_CTL_UP]);
+}
+
+/*
+ * Control-range cells no hop made: junk, and junk under hop 1's data key
+ * (layer 1 opens, every creator fails further in).  The origin tries the
+ * creators and drops both as bad tags; nothing goes up to its daemon.
+ */
+static void chain_junk_back(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(nl) *self, const struct chain *ch)
+{
+	const struct maq_hop *h = &ch->o.hops[0];
+	uint8_t cell[MAQUIS_CELL_SIZE];
+	struct maq_circuit before, got;
+	uint64_t s;
+	int i;
+
+	ASSERT_EQ(0, maq_nl_circuit_get(self->nl, self->ifindex, ch->o.id,
+					&before));
+	for (i = 0; i < 2; i++) {
+		randombytes_buf(cell, sizeof(cell));
+		s = (h->back_seq + (1ULL << 62) +
+		     randombytes_uniform(1U << 30)) & SEQ_MASK;
+		if (i)
+			maq_layer_seal(cell + MAQ_HDR_LEN,
+				       cell + MAQ_HDR_LEN + MAQ_BODY_LEN,
+				       h->back_key, s);
+		maq_cell_put_hdr(cell, ch->o.back_cid_in, s);
+		cell_to_dev(_metadata, self, cell);
+	}
+	for (i = 0; i < 30; i++) {
+		ASSERT_EQ(0, maq_nl_circuit_get(self->nl, self->ifindex,
+						ch->o.id, &got));
+		if (got.stats.val[MAQUIS_A_STATS_DROP_BAD_TAG] >=
+		    before.stats.val[MAQUIS_A_STATS_DROP_BAD_TAG] + 2)
+			break;
+		usleep(100000);
+	}
+	EXPECT_EQ(before.stats.val[MAQUIS_A_STATS_DROP_BAD_TAG] + 2,
+		  got.stats.val[MAQUIS_A_STATS_DROP_BAD_TAG])
+		TH_LOG("%d hops: forged control not dropped as bad tags",
+		       ch->n);
+	EXPECT_EQ(before.stats.val[MAQUIS_A_STATS_CTL_UP],
+		  got.stats.val[MAQUIS_A_STATS_CTL_UP]);
+}
+
+/*
+ * Control from every hop position back to the origin, through real relays:
+ * 1 hop (the terminus alone), 3, 4 and 8, each in phase 0 and then, after
+ * a rotation, in phase 1; then forged control, dropped.  From 4 hops on a
+ * wrong guess of the creator fails at layer 2 while the right one is still
+ * to come.
+ */
+TEST_F_TIMEOUT(nl, ctl_back_every_hop, 120)
+{
+	static const int sizes[] = { 1, 3, 4, MAQUIS_MAX_HOPS };
+	struct maq_nl *evnl;
+	struct chain ch;
+	size_t s;
+
+	evnl = open_nl();
+	ASSERT_NE(NULL, evnl);
+	ASSERT_EQ(0, maq_nl_subscribe(evnl));
+	ASSERT_EQ(0, addr_add(DEV, AF_INET, "10.99.0.1", 32));
+	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		chain_build(_metadata, self, &ch, sizes[s]);
+		chain_ctl_back(_metadata, self, &ch, evnl, 0);
+		chain_to_phase1(_metadata, self, &ch);
+		chain_ctl_back(_metadata, self, &ch, evnl, 1);
+		chain_junk_back(_metadata, self, &ch);
+		chain_free(_metadata, self, &ch);
+	}
+	maq_nl_close(evnl);
 }
 
 TEST_F_TIMEOUT(nl, lifetime_expiry, 60)
