@@ -4,8 +4,11 @@
 # Circuit setup end to end with the daemon, in the VM (vm.sh runs it; it
 # needs maquis.ko): five maquisd, one per network namespace on one bridge,
 #
-#   origin (client)   r1 r2 r3 (relays)   term (relay, announces 172.31.5.1)
-#   10.66.0.1         .2 .3 .4            .5          bootstrap: r1
+#   origin (client)   r1 r2 r3 (relays)            term (relay, announces 172.31.5.1)
+#   10.66.0.1         10.67.0.1 .. 10.69.0.1   10.70.0.1   bootstrap: r1
+#
+# (one L2 segment, /8, but every node in its own /16: path selection never
+# puts two hops of one /16 on a circuit)
 #
 # each with its own config file (maquisd -c FILE), key directory and
 # control socket.  Once gossip has spread the descriptors (the first build
@@ -109,7 +112,7 @@ for i in "${!NODES[@]}"; do
 	ip -n "$NS-$n" link set lo up &&
 	ip -n "$NS-$n" link add eth0 type veth peer name "p$i" netns "$NS-hub" &&
 	ip -n "$NS-hub" link set "p$i" master br0 up &&
-	ip -n "$NS-$n" addr add "10.66.0.$((i + 1))/24" dev eth0 &&
+	ip -n "$NS-$n" addr add "10.$((66 + i)).0.1/8" dev eth0 &&
 	ip -n "$NS-$n" link set eth0 up || give_up "cannot set up namespace $n"
 done
 
@@ -122,8 +125,8 @@ for i in "${!NODES[@]}"; do
 	mkdir -p "$tmp/$n/keys"
 	chmod 700 "$tmp/$n" "$tmp/$n/keys"
 	{
-		echo "listen = 10.66.0.$((i + 1))"
-		[[ $n != r1 ]] && echo "bootstrap = 10.66.0.2"
+		echo "listen = 10.$((66 + i)).0.1"
+		[[ $n != r1 ]] && echo "bootstrap = 10.67.0.1"
 		echo "role = $([[ $n == origin ]] && echo client || echo relay)"
 		echo "key-dir = $tmp/$n/keys"
 		echo "interface = maq0"
