@@ -586,7 +586,8 @@ int maq_ipc_reply_parse(struct maq_ipc_reply *r, const char *buf, size_t len)
 			r->err = e;
 			seen_errno = true;
 		} else if (!strcmp(s, "message")) {
-			if (!seen_errno)
+			/* an error always says what it was */
+			if (!seen_errno || (r->err && !eq[1]))
 				break;
 			r->message = eq + 1;
 			seen_msg = true;

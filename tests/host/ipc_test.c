@@ -483,6 +483,7 @@ TEST(reply_malformed)
 		"errno=5\n\n",			/* no message */
 		"errno=0\na=1\n\n",		/* pair after errno */
 		"message=x\nerrno=1\n\n",	/* message before errno */
+		"errno=2\nmessage=\n\n",	/* an error without words */
 		"errno=1\nmessage=x\nmessage=y\n\n",
 		"errno=1\nmessage=x\na=1\n\n",
 		"novalue\nerrno=0\n\n",
