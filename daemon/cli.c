@@ -7,9 +7,12 @@
  * (ipc.h); nothing here ever handles key material except keygen/pubkey,
  * which use stdin/stdout, never argv.
  */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <net/if.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/libbpf.h>
 #include <sodium.h>
 
 #include "ipc.h"
 #include "nl.h"
+#include "xdp.h"
 
 /* A build waits for every hop's CREATED; the rest answer at once. */
 #define BUILD_TIMEOUT_MS	60000
@@ -33,6 +38,7 @@ struct cli {
 	enum out_mode mode;
 	const char *prog;
 	const char *sock;		/* maquisd's control socket */
+	const char *pin_root;		/* NULL: MAQ_XDP_PIN_ROOT */
 };
 
 static int fail(const struct cli *cli, int err, const char *what)
@@ -52,7 +58,11 @@ static int usage_error(const struct cli *cli, const char *fmt, const char *arg)
 	return 2;
 }
 
-static int nl_need(struct cli *cli)
+/*
+ * Open the "maquis" family.  An absent module is -ENOENT, silently, when
+ * @optional; otherwise 0 or the exit status after saying what went wrong.
+ */
+static int nl_get(struct cli *cli, bool optional)
 {
 	int err;
 
@@ -60,6 +70,8 @@ static int nl_need(struct cli *cli)
 		return 0;
 	err = maq_nl_open(&cli->nl);
 	if (err == -ENOENT) {
+		if (optional)
+			return -ENOENT;
 		fprintf(stderr, "%s: the maquis module is not loaded\n",
 			cli->prog);
 		return 1;
@@ -67,34 +79,58 @@ static int nl_need(struct cli *cli)
 	return err ? fail(cli, err, "netlink") : 0;
 }
 
+static int nl_need(struct cli *cli)
+{
+	return nl_get(cli, false);
+}
+
 /*
- * Strip the global options anywhere in argv: "--json" and "--socket PATH"
- * (or --socket=PATH).  Returns the new argc, or -1 after a usage error.
+ * Strip the global options anywhere in argv: "--json", "--socket PATH" and
+ * "--pin-root PATH" (or --name=PATH).  Returns the new argc, or -1 after a
+ * usage error.
  */
 static int take_flags(struct cli *cli, int argc, char **argv)
 {
+	static const char *const names[] = { "--socket", "--pin-root" };
+	const char **dst, *v;
 	int i, j = 0;
+	size_t k, len;
 
 	cli->mode = isatty(STDOUT_FILENO) ? OUT_TABLE : OUT_TSV;
 	cli->sock = maq_ipc_path();
 	for (i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
 			cli->mode = OUT_JSON;
-		} else if (!strcmp(argv[i], "--socket")) {
-			if (i + 1 == argc || !*argv[i + 1]) {
-				usage_error(cli, "%s", "--socket needs a path");
-				return -1;
-			}
-			cli->sock = argv[++i];
-		} else if (!strncmp(argv[i], "--socket=", 9)) {
-			if (!argv[i][9]) {
-				usage_error(cli, "%s", "--socket needs a path");
-				return -1;
-			}
-			cli->sock = argv[i] + 9;
-		} else {
-			argv[j++] = argv[i];
+			continue;
 		}
+		dst = NULL;
+		v = NULL;
+		for (k = 0; k < 2 && !dst; k++) {
+			len = strlen(names[k]);
+			if (strncmp(argv[i], names[k], len))
+				continue;
+			if (argv[i][len] == '=')
+				v = argv[i] + len + 1;
+			else if (!argv[i][len] && i + 1 < argc)
+				v = argv[++i];
+			else if (argv[i][len])
+				continue;
+			dst = k ? &cli->pin_root : &cli->sock;
+		}
+		if (!dst) {
+			argv[j++] = argv[i];
+			continue;
+		}
+		if (!v || !*v) {
+			usage_error(cli, "%s needs a path", names[k - 1]);
+			return -1;
+		}
+		*dst = v;
+	}
+	if (cli->pin_root && cli->pin_root[0] != '/') {
+		usage_error(cli, "--pin-root: '%s' is not an absolute path",
+			    cli->pin_root);
+		return -1;
 	}
 	argv[j] = NULL;
 	return j;
@@ -504,24 +540,290 @@ static void print_dev(const struct cli *cli, const struct maq_dev *d)
 
 /*
  * The devices a read command names: "CMD [DEVICE]", all of them without one.
- * Returns 0 with *devs to free(), or the exit status to return.
+ * Returns 0 with *devs to free(), or the exit status to return.  With
+ * @absent, no module is no error when no device is named: *absent is set
+ * and there are none.
  */
 static int devices_arg(struct cli *cli, int argc, char **argv,
-		       const char *cmd, struct maq_dev **devs, size_t *n)
+		       const char *cmd, struct maq_dev **devs, size_t *n,
+		       bool *absent)
 {
 	uint32_t ifindex;
 	int err;
 
+	*devs = NULL;
+	*n = 0;
+	if (absent)
+		*absent = false;
 	if (argc > 2) {
 		fprintf(stderr, "%s: %s: unexpected argument '%s'\n",
 			cli->prog, cmd, argv[2]);
 		return 2;
 	}
 	err = dev_arg(cli, argv[1], &ifindex);
-	if (err || (err = nl_need(cli)))
+	if (err)
+		return err;
+	err = nl_get(cli, absent && !ifindex);
+	if (err == -ENOENT) {
+		*absent = true;
+		return 0;
+	}
+	if (err)
 		return err;
 	err = get_devs(cli, ifindex, devs, n);
 	return err ? fail(cli, err, "device") : 0;
+}
+
+/* Where a read command says it found no module, as show says no daemon. */
+static void module_absent(const struct cli *cli)
+{
+	if (cli->mode != OUT_JSON)
+		fprintf(cli->mode == OUT_TABLE ? stdout : stderr,
+			"maquis module: not loaded\n");
+}
+
+/* --- the XDP fast path -------------------------------------------------- */
+
+static const char *pin_root(const struct cli *cli)
+{
+	return cli->pin_root ? cli->pin_root : MAQ_XDP_PIN_ROOT;
+}
+
+/* libbpf's warnings say what the kernel refused; the rest is chatter. */
+static int libbpf_warnings(enum libbpf_print_level level, const char *fmt,
+			   va_list ap)
+{
+	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+/*
+ * An XDP operation on @ifname that failed, with what the operator can do
+ * about the usual causes.  The exit status.
+ */
+static int xdp_fail(const struct cli *cli, const char *what,
+		    const char *ifname, int err)
+{
+	if (err == -EMEDIUMTYPE) {
+		fprintf(stderr, "%s: %s %s: %s is not on bpffs (mount -t bpf bpf /sys/fs/bpf; in a network namespace, enter it with nsenter --net: ip netns exec hides /sys/fs/bpf)\n",
+			cli->prog, what, ifname, pin_root(cli));
+		return 1;
+	}
+	fprintf(stderr, "%s: %s %s: %s%s\n", cli->prog, what, ifname,
+		strerror(-err),
+		err == -EPERM || err == -EACCES ? " (run as root)" : "");
+	return 1;
+}
+
+/* What the kernel takes as an interface name (dev_valid_name()). */
+static int ifname_arg(const struct cli *cli, const char *what, const char *s)
+{
+	char msg[96];
+	size_t i, n = strlen(s);
+	bool ok = n && n < IF_NAMESIZE && strcmp(s, ".") && strcmp(s, "..");
+
+	for (i = 0; ok && i < n; i++)
+		ok = s[i] != '/' && s[i] != ':' &&
+		     !isspace((unsigned char)s[i]);
+	if (ok)
+		return 0;
+	snprintf(msg, sizeof(msg), "%s: bad interface name '%.*s'", what,
+		 IF_NAMESIZE * 2, s);
+	return usage_error(cli, "%s", msg);
+}
+
+/* One interface as `xdp show` sees it. */
+struct xdp_if {
+	char name[IF_NAMESIZE];
+	struct maq_xdp_status st;
+	bool here;		/* the interface exists in this namespace */
+};
+
+/*
+ * Fill @x for @name: 0, or the exit status after naming the failure.  An
+ * interface that is not here is no error: its pins may be.
+ */
+static int xdp_probe(const struct cli *cli, const char *name,
+		     struct xdp_if *x)
+{
+	uint64_t val[MAQ_STAT_MAX];
+	int err;
+
+	memset(x, 0, sizeof(*x));
+	snprintf(x->name, sizeof(x->name), "%s", name);
+	err = maq_xdp_status(name, cli->pin_root, &x->st);
+	if (err == -ENODEV) {
+		memset(&x->st, 0, sizeof(x->st));
+		err = maq_xdp_stats_pinned(name, cli->pin_root, val);
+		x->st.pinned = !err;
+		if (err == -ENOENT)
+			return 0;
+	} else {
+		x->here = true;
+	}
+	return err ? xdp_fail(cli, "xdp", name, err) : 0;
+}
+/*
+ * The interfaces with a directory under the pin root, sorted; a colon there
+ * stands for a dot of the name (xdp.h).  *names to free(): their count, or
+ * -errno; no root is no pins.
+ */
+static int xdp_pinned_names(const struct cli *cli, char (**names)[IF_NAMESIZE])
+{
+	struct dirent **de;
+	int nd, i, n = 0;
+	char *p;
+
+	*names = NULL;
+	nd = scandir(pin_root(cli), &de, NULL, alphasort);
+	if (nd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	*names = calloc(nd ? nd : 1, sizeof(**names));
+	for (i = 0; i < nd; i++) {
+		if (*names && de[i]->d_type == DT_DIR &&
+		    de[i]->d_name[0] != '.' &&
+		    strlen(de[i]->d_name) < IF_NAMESIZE) {
+			snprintf((*names)[n], IF_NAMESIZE, "%s", de[i]->d_name);
+			for (p = (*names)[n]; *p; p++)
+				if (*p == ':')
+					*p = '.';
+			n++;
+		}
+		free(de[i]);
+	}
+	free(de);
+	return *names ? n : -ENOMEM;
+}
+
+/*
+ * The interfaces of this namespace a maquis relay is attached to, in
+ * ifindex order and, unless @attached_only, those with pins too, then
+ * pinned names with no interface here.  *v to free(); 0, or the exit
+ * status after naming what failed (what could be read is kept).
+ */
+static int xdp_list(const struct cli *cli, bool attached_only,
+		    struct xdp_if **v, size_t *n)
+{
+	char (*names)[IF_NAMESIZE] = NULL;
+	struct if_nameindex *ifs, *p;
+	size_t cap = 0;
+	int i, nn = 0, rc = 0;
+
+	*v = NULL;
+	*n = 0;
+	ifs = if_nameindex();
+	if (!ifs)
+		return xdp_fail(cli, "xdp", "interfaces", -errno);
+	for (p = ifs; p->if_index; p++)
+		cap++;
+	if (!attached_only) {
+		nn = xdp_pinned_names(cli, &names);
+		if (nn < 0) {
+			rc = xdp_fail(cli, "xdp", pin_root(cli), nn);
+			nn = 0;
+		}
+	}
+	*v = calloc(cap + nn + 1, sizeof(**v));
+	if (!*v) {
+		if_freenameindex(ifs);
+		free(names);
+		return xdp_fail(cli, "xdp", "interfaces", -ENOMEM);
+	}
+	for (p = ifs; p->if_index; p++) {
+		struct xdp_if *x = &(*v)[*n];
+
+		if (xdp_probe(cli, p->if_name, x))
+			rc = 1;
+		else if (x->here && (x->st.prog_id ||
+				     (!attached_only && x->st.pinned)))
+			(*n)++;
+	}
+	for (i = 0; i < nn; i++) {
+		struct xdp_if *x = &(*v)[*n];
+
+		if (if_nametoindex(names[i]))
+			continue;	/* here: the loop above saw it */
+		if (xdp_probe(cli, names[i], x))
+			rc = 1;
+		else if (x->st.pinned)
+			(*n)++;
+	}
+	if_freenameindex(ifs);
+	free(names);
+	return rc;
+}
+
+static const char *xdp_state(const struct xdp_if *x)
+{
+	if (x->st.prog_id)
+		return "attached";
+	return x->here ? "not-attached" : "no-interface";
+}
+
+/* The maquis device a kfunc relay serves, NULL for the pure variant. */
+static const char *xdp_dev(const struct xdp_if *x, char *buf)
+{
+	if (!x->st.dev_ifindex)
+		return NULL;
+	if (!if_indextoname(x->st.dev_ifindex, buf))
+		snprintf(buf, IF_NAMESIZE, "ifindex-%u", x->st.dev_ifindex);
+	return buf;
+}
+
+static void xdp_header(const struct cli *cli)
+{
+	if (cli->mode == OUT_TABLE)
+		printf("  %-15s %-12s %-7s %-7s %8s %-15s %s\n", "INTERFACE",
+		       "STATE", "VARIANT", "MODE", "PROG-ID", "DEVICE", "PINS");
+}
+
+/* One interface: a JSON object, a TSV line or a table row. */
+static void xdp_print(const struct cli *cli, const struct xdp_if *x)
+{
+	const struct maq_xdp_status *st = &x->st;
+	const char *var = NULL, *mode = NULL;
+	char buf[IF_NAMESIZE], id[12] = "-";
+	const char *dev = xdp_dev(x, buf);
+
+	if (st->prog_id) {
+		var = maq_xdp_variant_name(st->variant);
+		mode = maq_xdp_mode_name(st->mode);
+	}
+	if (cli->mode == OUT_JSON) {
+		printf("{\"interface\":");
+		json_str(x->name);
+		printf(",\"state\":\"%s\"", xdp_state(x));
+		if (st->prog_id)
+			printf(",\"variant\":\"%s\",\"mode\":\"%s\","
+			       "\"prog_id\":%u", var, mode, st->prog_id);
+		else
+			printf(",\"variant\":null,\"mode\":null,"
+			       "\"prog_id\":null");
+		printf(",\"maq_dev\":");
+		if (dev)
+			json_str(dev);
+		else
+			printf("null");
+		printf(",\"pinned\":%s,\"other_prog_id\":",
+		       st->pinned ? "true" : "false");
+		if (st->other_prog_id)
+			printf("%u}", st->other_prog_id);
+		else
+			printf("null}");
+	} else if (cli->mode == OUT_TSV) {
+		printf("%s\t%s\t%s\t%s\t%u\t%s\t%d\t%u\n", x->name,
+		       xdp_state(x), var ?: "-", mode ?: "-", st->prog_id,
+		       dev ?: "-", st->pinned, st->other_prog_id);
+	} else {
+		if (st->prog_id)
+			snprintf(id, sizeof(id), "%u", st->prog_id);
+		printf("  %-15s %-12s %-7s %-7s %8s %-15s %s", x->name,
+		       xdp_state(x), var ?: "-", mode ?: "-", id, dev ?: "-",
+		       st->pinned ? "yes" : "no");
+		if (st->other_prog_id)
+			printf("  (XDP program %u is not maquis's)",
+			       st->other_prog_id);
+		putchar('\n');
+	}
 }
 
 static const char *const show_nums[] = {
@@ -572,18 +874,53 @@ static int show_daemon(struct cli *cli)
 	return 0;
 }
 
+/* The XDP part of show: a line for each interface with a maquis relay. */
+static int show_xdp(struct cli *cli)
+{
+	char buf[IF_NAMESIZE];
+	const char *dev;
+	struct xdp_if *v;
+	size_t n, i;
+	int rc;
+
+	rc = xdp_list(cli, true, &v, &n);
+	if (cli->mode == OUT_JSON)
+		putchar('[');
+	for (i = 0; i < n; i++) {
+		if (cli->mode == OUT_JSON) {
+			printf("%s", i ? "," : "");
+			xdp_print(cli, &v[i]);
+		} else if (cli->mode == OUT_TSV) {
+			printf("xdp\t");
+			xdp_print(cli, &v[i]);
+		} else {
+			dev = xdp_dev(&v[i], buf);
+			printf("xdp: %s: %s, %s, program %u%s%s\n", v[i].name,
+			       maq_xdp_variant_name(v[i].st.variant),
+			       maq_xdp_mode_name(v[i].st.mode), v[i].st.prog_id,
+			       dev ? ", for " : "", dev ?: "");
+		}
+	}
+	if (cli->mode == OUT_JSON)
+		putchar(']');
+	free(v);
+	return rc;
+}
+
 static int cmd_show(struct cli *cli, int argc, char **argv)
 {
 	struct maq_dev *devs;
-	bool first = true;
+	bool first = true, absent;
 	size_t n, i;
-	int err, rc;
+	int err = 0, rc, xrc;
 
-	err = devices_arg(cli, argc, argv, "show", &devs, &n);
-	if (err)
-		return err;
+	rc = devices_arg(cli, argc, argv, "show", &devs, &n, &absent);
+	if (rc)
+		return rc;
 	if (cli->mode == OUT_JSON)
-		printf("{\"devices\":[");
+		printf(absent ? "{\"devices\":null" : "{\"devices\":[");
+	else if (absent)
+		module_absent(cli);
 	for (i = 0; i < n; i++) {
 		if (cli->mode == OUT_JSON) {
 			bool cfirst = true;
@@ -607,11 +944,14 @@ static int cmd_show(struct cli *cli, int argc, char **argv)
 		return fail(cli, err, "circuits");
 	}
 	if (cli->mode == OUT_JSON)
-		printf("],\"maquisd\":");
+		printf("%s,\"xdp\":", absent ? "" : "]");
+	xrc = show_xdp(cli);
+	if (cli->mode == OUT_JSON)
+		printf(",\"maquisd\":");
 	rc = show_daemon(cli);
 	if (cli->mode == OUT_JSON)
 		printf("}\n");
-	return rc;
+	return rc ? rc : xrc;
 }
 
 static int stats_daemon(struct cli *cli)
@@ -652,12 +992,63 @@ static int stats_daemon(struct cli *cli)
 	return 0;
 }
 
+/*
+ * The XDP counters pinned for @names (see xdp_pinned_names()), per reason:
+ * in JSON an object of objects by interface.  0, or the exit status after
+ * naming an interface whose counters could not be read.
+ */
+static int stats_xdp(const struct cli *cli, char (*names)[IF_NAMESIZE], int n)
+{
+	uint64_t val[MAQ_STAT_MAX];
+	bool first = true;
+	int i, s, err, rc = 0;
+
+	if (cli->mode == OUT_JSON)
+		putchar('{');
+	for (i = 0; i < n; i++) {
+		err = maq_xdp_stats_pinned(names[i], cli->pin_root, val);
+		if (err == -ENOENT)
+			continue;	/* a directory without counters */
+		if (err) {
+			rc = xdp_fail(cli, "stats: xdp", names[i], err);
+			continue;
+		}
+		if (cli->mode == OUT_JSON) {
+			printf("%s", first ? "" : ",");
+			json_str(names[i]);
+			putchar(':');
+		} else if (cli->mode == OUT_TABLE) {
+			printf("xdp: %s\n", names[i]);
+		}
+		for (s = 0; s < MAQ_STAT_MAX; s++) {
+			const char *name = maq_xdp_stat_name(s);
+
+			if (cli->mode == OUT_JSON)
+				printf("%s\"%s\":%" PRIu64, s ? "," : "{", name,
+				       val[s]);
+			else if (cli->mode == OUT_TSV)
+				printf("xdp\t%s\t%s\t%" PRIu64 "\n", names[i],
+				       name, val[s]);
+			else
+				printf("  %-18s %" PRIu64 "\n", name, val[s]);
+		}
+		if (cli->mode == OUT_JSON)
+			putchar('}');
+		first = false;
+	}
+	if (cli->mode == OUT_JSON)
+		putchar('}');
+	return rc;
+}
+
 static int cmd_stats(struct cli *cli, int argc, char **argv)
 {
+	char (*names)[IF_NAMESIZE] = NULL;
 	struct maq_dev *devs;
 	uint32_t ifindex, id = 0;
 	size_t n, i;
-	int err;
+	int err, nn = 0, xrc = 0;
+	bool absent;
 
 	if (argc >= 2 && !strcmp(argv[1], "--daemon")) {
 		if (argc > 2)
@@ -682,11 +1073,27 @@ static int cmd_stats(struct cli *cli, int argc, char **argv)
 		err = maq_nl_stats_reset(cli->nl, ifindex, id);
 		return err ? fail(cli, err, "stats reset") : 0;
 	}
-	err = devices_arg(cli, argc, argv, "stats", &devs, &n);
+	err = devices_arg(cli, argc, argv, "stats", &devs, &n, &absent);
 	if (err)
 		return err;
+	if (argc < 2) {
+		nn = xdp_pinned_names(cli, &names);
+		if (nn < 0) {
+			xrc = xdp_fail(cli, "stats: xdp", pin_root(cli), nn);
+			nn = 0;
+		}
+	}
+	if (absent && !nn) {
+		free(names);
+		if (!xrc)
+			fprintf(stderr, "%s: stats: the maquis module is not loaded and no XDP counters are pinned under %s\n",
+				cli->prog, pin_root(cli));
+		return 1;
+	}
 	if (cli->mode == OUT_JSON)
-		printf("[");
+		printf(absent ? "{\"devices\":null" : "{\"devices\":[");
+	else if (absent)
+		module_absent(cli);
 	for (i = 0; i < n; i++) {
 		if (cli->mode == OUT_JSON) {
 			printf("%s{\"device\":\"%s\",\"stats\":", i ? "," : "",
@@ -700,10 +1107,16 @@ static int cmd_stats(struct cli *cli, int argc, char **argv)
 			text_stats("  ", &devs[i].stats, false, NULL);
 		}
 	}
-	if (cli->mode == OUT_JSON)
-		printf("]\n");
 	free(devs);
-	return 0;
+	if (cli->mode == OUT_JSON)
+		printf("%s,\"xdp\":%s", absent ? "" : "]",
+		       argc < 2 ? "" : "null");
+	if (argc < 2)
+		err = stats_xdp(cli, names, nn);
+	if (cli->mode == OUT_JSON)
+		printf("}\n");
+	free(names);
+	return xrc ? xrc : err;
 }
 
 static const char *const relay_need[] = {
@@ -838,6 +1251,28 @@ static int opt_value(struct cli *cli, int argc, char **argv, int *i,
 	return 0;
 }
 
+/*
+ * Which of the @n options @opts argv[*i] is, its value in *val: the index,
+ * or -1 after a usage error naming the argument (@cmd's).
+ */
+static int opt_which(struct cli *cli, int argc, char **argv, int *i,
+		     const char *cmd, const char *const *opts, int n,
+		     const char **val)
+{
+	char msg[128];
+	int k, rc;
+
+	for (k = 0; k < n; k++) {
+		rc = opt_value(cli, argc, argv, i, opts[k], val);
+		if (rc != 1)
+			return rc ? -1 : k;
+	}
+	snprintf(msg, sizeof(msg), "%s: unknown argument '%.64s'", cmd,
+		 argv[*i]);
+	usage_error(cli, "%s", msg);
+	return -1;
+}
+
 /* A relay name or destination: what the control socket can carry. */
 static int name_arg(struct cli *cli, const char *opt, const char *v)
 {
@@ -865,20 +1300,14 @@ static int circuit_build_args(struct cli *cli, int argc, char **argv,
 	};
 	bool hops_set = false, life_set = false;
 	const char *v;
-	unsigned int k;
 	uint32_t x;
-	int i, rc;
+	int i;
 
 	for (i = 1; i < argc; i++) {
-		rc = 1;
-		for (k = 0; k < 4 && rc == 1; k++)
-			rc = opt_value(cli, argc, argv, &i, opts[k], &v);
-		if (rc == 1)
-			return usage_error(cli, "circuit build: unknown argument '%s'",
-					   argv[i]);
-		if (rc)
-			return rc;
-		switch (k - 1) {
+		switch (opt_which(cli, argc, argv, &i, "circuit build", opts, 4,
+				  &v)) {
+		case -1:
+			return 2;
 		case 0:
 			if (hops_set)
 				return usage_error(cli, "%s", "--hops given twice");
@@ -1110,7 +1539,8 @@ static int cmd_circuit(struct cli *cli, int argc, char **argv)
 		bool first = true;
 		size_t n, i;
 
-		err = devices_arg(cli, argc, argv, "circuit list", &devs, &n);
+		err = devices_arg(cli, argc, argv, "circuit list", &devs, &n,
+				  NULL);
 		if (err)
 			return err;
 		if (cli->mode == OUT_JSON)
@@ -1129,6 +1559,312 @@ static int cmd_circuit(struct cli *cli, int argc, char **argv)
 	if (!strcmp(argv[0], "destroy"))
 		return circuit_destroy(cli, argc, argv);
 	return usage_error(cli, "circuit: unknown subcommand '%s'", argv[0]);
+}
+
+/* @v as one of @n @names: its index, or -1 after naming the choices. */
+static int choice_arg(const struct cli *cli, const char *opt, const char *v,
+		      const char *const *names, int n)
+{
+	char msg[128];
+	int i, len;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(v, names[i]))
+			return i;
+	len = snprintf(msg, sizeof(msg), "%s: '%.32s' is not", opt, v);
+	for (i = 0; i < n; i++)
+		len += snprintf(msg + len, sizeof(msg) - len, "%s %s",
+				i ? (i == n - 1 ? " or" : ",") : "",
+				names[i]);
+	usage_error(cli, "%s", msg);
+	return -1;
+}
+
+/*
+ * xdp attach's arguments into @o and *ifname, checked before anything is
+ * loaded.  0, or the exit status.
+ */
+static int xdp_attach_args(struct cli *cli, int argc, char **argv,
+			   struct maq_xdp_opts *o, const char **ifname)
+{
+	static const char *const opts[] = {
+		"--variant", "--mode", "--maq-dev", "--port",
+	};
+	const char *const variants[] = {
+		maq_xdp_variant_name(MAQ_XDP_VARIANT_AUTO),
+		maq_xdp_variant_name(MAQ_XDP_VARIANT_PURE),
+		maq_xdp_variant_name(MAQ_XDP_VARIANT_KFUNC),
+	};
+	const char *const modes[] = {
+		maq_xdp_mode_name(MAQ_XDP_MODE_AUTO),
+		maq_xdp_mode_name(MAQ_XDP_MODE_NATIVE),
+		maq_xdp_mode_name(MAQ_XDP_MODE_GENERIC),
+	};
+	unsigned int seen = 0;
+	const char *v;
+	char msg[64];
+	uint32_t port;
+	int i, k, c;
+
+	*ifname = NULL;
+	for (i = 1; i < argc; i++) {
+		if (argv[i][0] != '-') {
+			if (*ifname)
+				return usage_error(cli, "xdp attach: unexpected argument '%s'",
+						   argv[i]);
+			*ifname = argv[i];
+			continue;
+		}
+		k = opt_which(cli, argc, argv, &i, "xdp attach", opts, 4, &v);
+		if (k < 0)
+			return 2;
+		if (seen & (1u << k)) {
+			snprintf(msg, sizeof(msg), "%s given twice", opts[k]);
+			return usage_error(cli, "%s", msg);
+		}
+		seen |= 1u << k;
+		switch (k) {
+		case 0:
+		case 1:
+			c = choice_arg(cli, opts[k], v, k ? modes : variants, 3);
+			if (c < 0)
+				return 2;
+			if (k)
+				o->mode = c;
+			else
+				o->variant = c;
+			break;
+		case 2:
+			if (ifname_arg(cli, opts[k], v))
+				return 2;
+			o->maq_dev = v;
+			break;
+		default:
+			if (parse_u32(v, &port) || !port || port > UINT16_MAX)
+				return usage_error(cli, "--port: bad port '%s' (1..65535)",
+						   v);
+			o->port = port;
+		}
+	}
+	if (!*ifname)
+		return usage_error(cli, "%s", "xdp attach: need an interface");
+	if (ifname_arg(cli, "xdp attach", *ifname))
+		return 2;
+	if (o->maq_dev && o->variant == MAQ_XDP_VARIANT_PURE)
+		return usage_error(cli, "%s",
+				   "--maq-dev: only for the kfunc variant (the pure one serves no device)");
+	if (!if_nametoindex(*ifname))
+		return usage_error(cli, "no such device: '%s'", *ifname);
+	return 0;
+}
+
+/*
+ * The variant the loader would pick, decided here so that a refusal says
+ * why; for kfunc the port is the maquis device's own: the program hands
+ * that device the cells that arrive on it.  0, or the exit status.
+ */
+static int xdp_variant(struct cli *cli, struct maq_xdp_opts *o)
+{
+	const char *name = o->maq_dev ? o->maq_dev : "maq0";
+	struct maq_dev dev;
+	uint32_t ifindex;
+	char what[64];
+	int have = 0, err;
+
+	if (o->variant != MAQ_XDP_VARIANT_PURE)
+		have = maq_xdp_kfunc_probe(NULL);
+	if (o->variant == MAQ_XDP_VARIANT_KFUNC && have < 0) {
+		fprintf(stderr, "%s: --variant kfunc: %s: %s\n", cli->prog,
+			MAQ_XDP_KFUNC_BTF, strerror(-have));
+		return 1;
+	}
+	if (o->variant == MAQ_XDP_VARIANT_KFUNC && !have) {
+		fprintf(stderr, "%s: --variant kfunc: maquis.ko's kfuncs are not available (module not loaded, or %s lacks them)\n",
+			cli->prog, MAQ_XDP_KFUNC_BTF);
+		return 1;
+	}
+	if (have <= 0) {
+		if (o->maq_dev)
+			fprintf(stderr, "%s: --maq-dev %s ignored: maquis.ko's kfuncs are not available, the pure variant serves no device\n",
+				cli->prog, o->maq_dev);
+		o->variant = MAQ_XDP_VARIANT_PURE;
+		o->maq_dev = NULL;
+		return 0;
+	}
+	o->variant = MAQ_XDP_VARIANT_KFUNC;
+	ifindex = if_nametoindex(name);
+	if (!ifindex) {
+		fprintf(stderr, "%s: xdp attach: kfunc variant: no device '%s'%s\n",
+			cli->prog, name,
+			o->maq_dev ? "" : " (--maq-dev names the maquis device)");
+		return 1;
+	}
+	err = nl_need(cli);
+	if (err)
+		return err;
+	err = maq_nl_dev_get(cli->nl, ifindex, &dev);
+	if (err) {
+		snprintf(what, sizeof(what), "kfunc variant: %s is not a maquis device",
+			 name);
+		return fail(cli, err, what);
+	}
+	if (o->port && o->port != dev.port) {
+		fprintf(stderr, "%s: --port %u: %s listens on %u, the kfunc relay must take its cells\n",
+			cli->prog, o->port, name, dev.port);
+		return 1;
+	}
+	o->port = dev.port;
+	return 0;
+}
+
+static int xdp_attach(struct cli *cli, int argc, char **argv)
+{
+	struct maq_xdp_opts o = { .pin_root = cli->pin_root };
+	const char *ifname;
+	struct maq_xdp *h;
+	struct xdp_if x;
+	int rc;
+
+	rc = xdp_attach_args(cli, argc, argv, &o, &ifname);
+	if (!rc)
+		rc = xdp_variant(cli, &o);
+	if (rc)
+		return rc;
+	rc = maq_xdp_open(ifname, &o, &h);
+	if (rc == -EBUSY && !xdp_probe(cli, ifname, &x) &&
+	    x.st.other_prog_id) {
+		fprintf(stderr, "%s: xdp attach %s: XDP program %u is not maquis's: left alone (detach it first)\n",
+			cli->prog, ifname, x.st.other_prog_id);
+		return 1;
+	}
+	if (rc == -EOPNOTSUPP && o.mode == MAQ_XDP_MODE_NATIVE) {
+		fprintf(stderr, "%s: xdp attach %s: the driver has no native XDP (--mode generic)\n",
+			cli->prog, ifname);
+		return 1;
+	}
+	if (rc)
+		return xdp_fail(cli, "xdp attach", ifname, rc);
+	maq_xdp_close(h);
+	/* what the kernel has now, as xdp show would say */
+	rc = xdp_probe(cli, ifname, &x);
+	if (rc)
+		return rc;
+	if (!x.st.prog_id) {
+		fprintf(stderr, "%s: xdp attach %s: attached, but gone at once (another loader?)\n",
+			cli->prog, ifname);
+		return 1;
+	}
+	xdp_header(cli);
+	xdp_print(cli, &x);
+	if (cli->mode == OUT_JSON)
+		putchar('\n');
+	return 0;
+}
+
+static int xdp_detach(struct cli *cli, int argc, char **argv)
+{
+	const char *ifname = argv[1];
+	struct xdp_if x;
+	int rc;
+
+	if (argc < 2)
+		return usage_error(cli, "%s", "xdp detach: need an interface");
+	if (argc > 2)
+		return usage_error(cli, "xdp detach: unexpected argument '%s'",
+				   argv[2]);
+	if (ifname_arg(cli, "xdp detach", ifname))
+		return 2;
+	rc = xdp_probe(cli, ifname, &x);
+	if (rc)
+		return rc;
+	if (!x.here && !x.st.pinned)
+		return usage_error(cli, "no such device: '%s'", ifname);
+	if (x.st.other_prog_id) {
+		fprintf(stderr, "%s: xdp detach %s: XDP program %u is not maquis's: left alone\n",
+			cli->prog, ifname, x.st.other_prog_id);
+		return 1;
+	}
+	rc = maq_xdp_detach_ifname(ifname, cli->pin_root);
+	if (rc)
+		return xdp_fail(cli, "xdp detach", ifname, rc);
+	if (cli->mode == OUT_JSON) {
+		printf("{\"interface\":");
+		json_str(ifname);
+		if (x.st.prog_id)
+			printf(",\"detached_prog_id\":%u", x.st.prog_id);
+		else
+			printf(",\"detached_prog_id\":null");
+		printf(",\"pins_removed\":%s}\n",
+		       x.st.pinned ? "true" : "false");
+	} else if (cli->mode == OUT_TSV) {
+		printf("%s\t%u\t%d\n", ifname, x.st.prog_id, x.st.pinned);
+	} else if (x.st.prog_id) {
+		printf("%s: detached maquis XDP program %u (%s, %s)%s\n",
+		       ifname, x.st.prog_id,
+		       maq_xdp_variant_name(x.st.variant),
+		       maq_xdp_mode_name(x.st.mode),
+		       x.st.pinned ? ", removed its pins" : "");
+	} else {
+		printf("%s: no maquis XDP program%s\n", ifname,
+		       x.st.pinned ? "; removed its pins" : ", no pins");
+	}
+	return 0;
+}
+
+static int xdp_show(struct cli *cli, int argc, char **argv)
+{
+	struct xdp_if one, *v = &one;
+	size_t n = 1, i;
+	int rc;
+
+	if (argc > 2)
+		return usage_error(cli, "xdp show: unexpected argument '%s'",
+				   argv[2]);
+	if (argc == 2) {
+		if (ifname_arg(cli, "xdp show", argv[1]))
+			return 2;
+		rc = xdp_probe(cli, argv[1], &one);
+		if (rc)
+			return rc;
+		if (!one.here && !one.st.pinned)
+			return usage_error(cli, "no such device: '%s'",
+					   argv[1]);
+	} else {
+		rc = xdp_list(cli, false, &v, &n);
+	}
+	if (cli->mode == OUT_JSON)
+		printf(argc == 2 ? "" : "[");
+	else if (n)
+		xdp_header(cli);
+	else if (cli->mode == OUT_TABLE && !rc)
+		printf("no maquis XDP program attached, no pins under %s\n",
+		       pin_root(cli));
+	for (i = 0; i < n; i++) {
+		if (cli->mode == OUT_JSON && i)
+			putchar(',');
+		xdp_print(cli, &v[i]);
+	}
+	if (cli->mode == OUT_JSON)
+		printf(argc == 2 ? "\n" : "]\n");
+	if (v != &one)
+		free(v);
+	return rc;
+}
+
+static int cmd_xdp(struct cli *cli, int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_error(cli, "%s",
+				   "xdp: need attach, detach or show");
+	argc--;
+	argv++;
+	if (!strcmp(argv[0], "attach"))
+		return xdp_attach(cli, argc, argv);
+	if (!strcmp(argv[0], "detach"))
+		return xdp_detach(cli, argc, argv);
+	if (!strcmp(argv[0], "show"))
+		return xdp_show(cli, argc, argv);
+	return usage_error(cli, "xdp: unknown subcommand '%s'", argv[0]);
 }
 
 /* Keys travel on stdin/stdout only, base64 like wg(8). */
@@ -1200,6 +1936,10 @@ static const struct {
 	{ "stats", cmd_stats,
 	  "stats [DEVICE] | stats --daemon | stats reset DEVICE [ID]" },
 	{ "relays", cmd_relays, "relays: the relays maquisd knows" },
+	{ "xdp", cmd_xdp,
+	  "xdp attach IFACE [--variant auto|pure|kfunc]\n"
+	  "             [--mode native|generic] [--maq-dev DEV] [--port PORT]\n"
+	  "  xdp detach IFACE | show [IFACE]" },
 	{ "circuit", cmd_circuit,
 	  "circuit list [DEVICE] | show ID [DEVICE] | destroy ID [DEVICE]\n"
 	  "  circuit build [--hops N] [--via RELAY]... [--lifetime S] --to DEST" },
@@ -1214,7 +1954,7 @@ static int cmd_help(struct cli *cli, int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
-	printf("usage: %s [--json] [--socket PATH] <command> [args]\n\n",
+	printf("usage: %s [--json] [--socket PATH] [--pin-root PATH] <command> [args]\n\n",
 	       cli->prog);
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		printf("  %s\n", cmds[i].usage);
@@ -1234,6 +1974,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "maquis: libsodium failed to initialise\n");
 		return 1;
 	}
+	libbpf_set_print(libbpf_warnings);
 	argc = take_flags(&cli, argc - 1, argv + 1);
 	if (argc < 0)
 		return 2;

@@ -4,9 +4,10 @@
 # The maquis CLI on bad input: every mistake names what is wrong on stderr
 # and exits non-zero (2 for usage, 1 for runtime); keys never come from argv.
 # Runs on the host, where the module is absent and no maquisd runs: argument
-# errors must come before the daemon is contacted, and an absent daemon is
-# named with the socket that was tried (tests against a live maquisd run in
-# the VM).
+# errors must come before the daemon is contacted or anything is loaded,
+# and an absent daemon is named with the socket that was tried (tests
+# against a live maquisd run in the VM, XDP attachments in
+# tests/bpf/cli_xdp.sh).
 set -u
 
 cli=$(cd "$(dirname "$0")/../../daemon" && pwd)/maquis
@@ -31,7 +32,7 @@ nosock=/nonexistent/maquisd.sock
 notrun="maquisd is not running \\(no socket at $nosock\\)"
 
 echo "TAP version 13"
-echo "1..41"
+echo "1..69"
 check "no command is a usage error" 2 "" "$cli"
 check "unknown command is named" 2 "unknown command 'frobnicate'" "$cli" frobnicate
 check "circuit without verb" 2 "need list, show, build or destroy" "$cli" circuit
@@ -93,6 +94,62 @@ check "destroy, no daemon, no module" 1 \
 	"$cli" --socket "$nosock" circuit destroy 5
 check "destroy bad id before anything" 2 "bad circuit ID '0'" \
 	"$cli" --socket "$nosock" circuit destroy 0
+
+# xdp: argument errors exit 2 before anything is loaded (no BPF needed);
+# pins are looked for under a root that does not exist.
+x=("$cli" --pin-root /nonexistent/maquis xdp)
+check "xdp without verb" 2 "xdp: need attach, detach or show" "${x[@]}"
+check "xdp unknown verb" 2 "xdp: unknown subcommand 'frob'" "${x[@]}" frob
+check "xdp attach without interface" 2 "xdp attach: need an interface" "${x[@]}" attach
+check "xdp attach unknown interface" 2 "no such device: 'nosuchdev0'" \
+	"${x[@]}" attach nosuchdev0
+check "xdp attach bad interface name" 2 "xdp attach: bad interface name 'a/b'" \
+	"${x[@]}" attach a/b
+check "xdp attach overlong interface name" 2 "xdp attach: bad interface name" \
+	"${x[@]}" attach abcdefghijklmnop
+check "xdp attach --variant foo" 2 "--variant: 'foo' is not auto, pure or kfunc" \
+	"${x[@]}" attach lo --variant foo
+check "xdp attach --mode turbo" 2 "--mode: 'turbo' is not auto, native or generic" \
+	"${x[@]}" attach lo --mode=turbo
+check "xdp attach --variant without value" 2 "--variant needs a value" \
+	"${x[@]}" attach lo --variant
+check "xdp attach --mode twice" 2 "--mode given twice" \
+	"${x[@]}" attach lo --mode native --mode generic
+check "xdp attach --port 0" 2 "--port: bad port '0' \\(1..65535\\)" \
+	"${x[@]}" attach lo --port 0
+check "xdp attach --port 65536" 2 "--port: bad port '65536'" \
+	"${x[@]}" attach lo --port 65536
+check "xdp attach --port x" 2 "--port: bad port 'x'" "${x[@]}" attach lo --port x
+check "xdp attach --maq-dev with pure" 2 "--maq-dev: only for the kfunc variant" \
+	"${x[@]}" attach lo --variant pure --maq-dev maq0
+check "xdp attach bad --maq-dev" 2 "--maq-dev: bad interface name 'a b'" \
+	"${x[@]}" attach lo --maq-dev "a b"
+check "xdp attach two interfaces" 2 "xdp attach: unexpected argument 'lo2'" \
+	"${x[@]}" attach lo lo2
+check "xdp attach unknown option" 2 "xdp attach: unknown argument '--frob'" \
+	"${x[@]}" attach lo --frob
+check "xdp attach kfunc without the module" 1 \
+	"--variant kfunc: maquis.ko's kfuncs are not available" \
+	"${x[@]}" attach lo --variant kfunc
+check "xdp detach without interface" 2 "xdp detach: need an interface" "${x[@]}" detach
+check "xdp detach extra argument" 2 "xdp detach: unexpected argument 'b'" \
+	"${x[@]}" detach a b
+check "xdp detach unknown interface, no pins" 2 "no such device: 'nosuchdev0'" \
+	"${x[@]}" detach nosuchdev0
+check "xdp show unknown interface" 2 "no such device: 'nosuchdev0'" \
+	"${x[@]}" show nosuchdev0
+check "xdp show extra argument" 2 "xdp show: unexpected argument 'b'" \
+	"${x[@]}" show a b
+check "--pin-root relative" 2 "--pin-root: 'rel' is not an absolute path" \
+	"$cli" --pin-root rel xdp show
+check "--pin-root without path" 2 "--pin-root needs a path" "$cli" xdp show --pin-root
+# without the module: show reports what there is, stats needs something
+check "show, no module, no daemon" 0 "maquis module: not loaded" \
+	"$cli" --socket "$nosock" --pin-root /nonexistent/maquis show
+check "show DEVICE, no module" 1 "the maquis module is not loaded" "$cli" show lo
+check "stats, no module, no pins" 1 \
+	"stats: the maquis module is not loaded and no XDP counters are pinned under /nonexistent/maquis" \
+	"$cli" --pin-root /nonexistent/maquis stats
 
 # pubkey against RFC 7748 section 6.1 (Alice), and keygen makes fresh keys.
 sk=$(echo 77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a | xxd -r -p | base64)
