@@ -792,7 +792,12 @@ static void maq_rx_origin_ctl(struct maq_ep *ep, struct maq_epcirc *c,
 		ep->try[k - 1] = ep->ctl[k - 1];
 		memcpy(buf + off, cell + MAQ_HDR_LEN, MAQ_BODY_LEN + MAQ_TAG_LEN);
 		ret = maq_onion_open(buf, ep->try, n, k);
-		if (!ret || -ret < k)
+		/*
+		 * Only layer 1 is checked on the bytes as received: a failure
+		 * there rules out every k; a later layer's failure only says
+		 * this k restored the wrong prefix (PROTOCOL 3).
+		 */
+		if (!ret || (k > 1 && ret == -1))
 			break;
 	}
 	if (ret) {
