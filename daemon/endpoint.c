@@ -766,7 +766,7 @@ static void maq_rx_fwd(struct maq_ep *ep, struct maq_epcirc *c,
 /*
  * Origin, a backward cell with a counter in the control range: hop k
  * sealed it with its backward control key as the creator (PROTOCOL 6).
- * Try k = 1, 2, ...: once a data layer fails no later k can succeed.
+ * Try k = 1, 2, ...: once layer 1 fails under hop 1's data key no k can.
  */
 static void maq_rx_origin_ctl(struct maq_ep *ep, struct maq_epcirc *c,
 			      struct maq_epdir *d, const uint8_t *cell,
