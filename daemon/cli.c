@@ -4,8 +4,10 @@
  * read commands print a table on a terminal, tab-separated lines otherwise
  * (stable, for scripts) and JSON with --json.  Kernel state is read over the
  * "maquis" generic netlink family, the daemon's over its control socket
- * (ipc.h); nothing here ever handles key material except keygen/pubkey,
- * which use stdin/stdout, never argv.
+ * (ipc.h), the XDP relay's from the kernel and its pins (xdp.h), which
+ * `maquis xdp` also attaches and detaches: it never installs hops, which
+ * are the daemon's.  Nothing here ever handles key material except
+ * keygen/pubkey, which use stdin/stdout, never argv.
  */
 #include <ctype.h>
 #include <dirent.h>

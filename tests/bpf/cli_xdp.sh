@@ -136,7 +136,7 @@ t_attach_native() {
 	local old new
 
 	old=$(kprog xa)
-	m --json xdp attach xa --mode native > "$tmp/attach.json"
+	m --json xdp attach xa --mode native "${PURE[@]}" > "$tmp/attach.json"
 	json "$tmp/attach.json" 'j["interface"] == "xa" and j["mode"] == "native"
 		and j["variant"] == "pure" and j["state"] == "attached"
 		and j["maq_dev"] is None and j["pinned"] is True
@@ -146,7 +146,7 @@ t_attach_native() {
 print(json.load(open(sys.argv[1]))["prog_id"])' "$tmp/attach.json")" ]]
 	[[ ${new#* } != "${old#* }" ]]
 	# a dotted name, auto mode (native on a veth)
-	m xdp attach xc.1 >/dev/null
+	m xdp attach xc.1 "${PURE[@]}" >/dev/null
 	[[ -e $ROOT/xc:1/maq_stats ]]
 	[[ $(kprog xc.1) == native\ * ]]
 }
@@ -174,13 +174,13 @@ t_show() {
 
 	m --json show > "$tmp/s.json" 2>"$tmp/s.err"
 	python3 -m json.tool "$tmp/s.json" >/dev/null
-	json "$tmp/s.json" 'j["devices"] is None and j["maquisd"] is None
+	json "$tmp/s.json" 'j["devices"] == '"$DEVS"' and j["maquisd"] is None
 		and sorted((x["interface"], x["variant"], x["mode"])
 			   for x in j["xdp"]) ==
 		    [("xa", "pure", "native"), ("xc.1", "pure", "native")]'
 	m show > "$tmp/s.tsv" 2>"$tmp/s.err"
 	err=$(<"$tmp/s.err")
-	[[ $err == *"maquis module: not loaded"* ]]
+	[[ $MOD == 1 || $err == *"maquis module: not loaded"* ]]
 	[[ $(grep -c $'^xdp\t' "$tmp/s.tsv") -eq 2 ]]
 	grep -q $'^xdp\txa\tattached\tpure\tnative\t' "$tmp/s.tsv"
 	# xd has no maquis program: no line
@@ -202,7 +202,7 @@ t_stats() {
 	names='["unknown-cid", "bad-tag", "replay", "malformed", "no-route",
 		"key-limit", "cells-in", "bytes-in", "cells-out", "bytes-out",
 		"pass", "pass-ctl", "error"]'
-	json "$tmp/st.json" 'j["devices"] is None
+	json "$tmp/st.json" 'j["devices"] == '"$DEVS"'
 		and sorted(j["xdp"]) == ["xa", "xc.1"]
 		and all(list(c) == '"$names"' for c in j["xdp"].values())
 		and all(type(v) is int for c in j["xdp"].values() for v in c.values())
@@ -230,7 +230,7 @@ t_other_prog() {
 	ip -n "$A" link set dev xd xdpgeneric obj "$obj" sec xdp
 	id=$(kprog xd)
 	[[ $id == generic\ * ]]
-	err=$(m xdp attach xd 2>&1 >/dev/null) || rc=$?
+	err=$(m xdp attach xd "${PURE[@]}" 2>&1 >/dev/null) || rc=$?
 	log "$err"
 	[[ $rc -eq 1 && $err == *"XDP program ${id#* } is not maquis's: left alone"* ]]
 	[[ $(kprog xd) == "$id" && ! -e $ROOT/xd ]]
@@ -244,7 +244,7 @@ t_other_prog() {
 t_netns_exec() {
 	local err rc=0
 
-	err=$(ip netns exec "$A" "$cli" --pin-root "$ROOT" xdp attach xd 2>&1) ||
+	err=$(ip netns exec "$A" "$cli" --pin-root "$ROOT" xdp attach xd "${PURE[@]}" 2>&1) ||
 		rc=$?
 	log "$err"
 	[[ $rc -eq 1 && $err == *"is not on bpffs"*"nsenter --net"* ]]
@@ -267,7 +267,12 @@ t_detach() {
 	m --json show > "$tmp/s.json" 2>/dev/null
 	json "$tmp/s.json" 'j["xdp"] == []'
 	m stats >/dev/null 2>"$tmp/err" || rc=$?
-	[[ $rc -eq 1 ]] && grep -q "no XDP counters are pinned under $ROOT" "$tmp/err"
+	if ((MOD)); then
+		[[ $rc -eq 0 ]]
+	else
+		[[ $rc -eq 1 ]]
+		grep -q "no XDP counters are pinned under $ROOT" "$tmp/err"
+	fi
 	# nothing left to detach: said, no error
 	[[ $(m xdp detach xa) == $'xa\t0\t0' ]]
 }
@@ -275,7 +280,7 @@ t_detach() {
 t_gone() {
 	local rc=0
 
-	m xdp attach xc.1 --mode generic >/dev/null
+	m xdp attach xc.1 --mode generic "${PURE[@]}" >/dev/null
 	ip -n "$A" link del xc.1
 	[[ $(m xdp show) == $'xc.1\tno-interface\t-\t-\t0\t-\t1\t0' ]]
 	[[ $(m xdp detach xc.1) == $'xc.1\t0\t1' ]]
@@ -284,21 +289,64 @@ t_gone() {
 	[[ $rc -eq 2 ]] && grep -q "no such device: 'xc.1'" "$tmp/err"
 }
 
+# The kfunc variant, where maquis.ko is loaded (in the VM:
+# tests/vm/run.sh --insmod kmod/maquis.ko -- tests/bpf/cli_xdp.sh).
+t_kfunc() {
+	local out err rc=0 port
+
+	[[ -d /sys/module/maquis ]] || { log "maquis.ko not loaded"; exit 4; }
+	ip -n "$A" link add maqx type maquis
+	ip -n "$A" link set maqx up
+	# on xa (xd went with xc.1 in t_gone); auto takes kfunc here, for maq0
+	# by default: there is none
+	err=$(m xdp attach xa 2>&1 >/dev/null) || rc=$?
+	log "$err"
+	[[ $rc -eq 1 && $err == *"kfunc variant: no device 'maq0'"* ]]
+	rc=0
+	err=$(m xdp attach xa --maq-dev lo 2>&1 >/dev/null) || rc=$?
+	[[ $rc -eq 1 && $err == *"lo is not a maquis device"* ]]
+	[[ -z $(kprog xa) && ! -e $ROOT ]]
+	out=$(m xdp attach xa --maq-dev maqx --mode generic)
+	log "$out"
+	[[ $out == $'xa\tattached\tkfunc\tgeneric\t'*$'\tmaqx\t1\t0' ]]
+	[[ $(kprog xa) == generic\ * ]]
+	port=$(m --json show | python3 -c 'import json, sys
+j = json.load(sys.stdin)
+print([d["port"] for d in j["devices"] if d["device"] == "maqx"][0])')
+	rc=0
+	err=$(m xdp attach xa --maq-dev maqx --port $((port + 1)) 2>&1) || rc=$?
+	[[ $rc -eq 1 && $err == *"maqx listens on $port"* ]]
+	m --json show > "$tmp/k.json"
+	json "$tmp/k.json" '[(x["interface"], x["variant"], x["maq_dev"])
+			    for x in j["xdp"]] == [("xa", "kfunc", "maqx")]
+		and "maqx" in [d["device"] for d in j["devices"]]'
+	m --json stats > "$tmp/k.json"
+	json "$tmp/k.json" '"maqx" in [d["device"] for d in j["devices"]]
+		and list(j["xdp"]) == ["xa"]'
+	[[ $(m xdp detach xa) == $'xa\t'[0-9]*$'\t1' ]]
+	[[ -z $(kprog xa) && ! -e $ROOT ]]
+}
+
 # --- main -------------------------------------------------------------------
 
 [[ $(id -u) == 0 ]] || skip_all "needs root"
 [[ -r /sys/kernel/btf/vmlinux ]] || skip_all "kernel has no BTF"
+[[ -d /sys/module/veth ]] || modprobe -q veth 2>/dev/null || true
 for tool in ip nsenter python3 script; do
 	command -v "$tool" >/dev/null || skip_all "no $tool"
 done
 [[ -x $cli ]] || { echo "Bail out! $cli not built (make userspace)"; exit 1; }
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null ||
 	skip_all "no bpffs at /sys/fs/bpf"
+# With maquis.ko loaded auto means kfunc: the pure variant is asked for, and
+# show and stats list devices (none in A until t_kfunc).
+MOD=0 PURE=() DEVS=None
+[[ -d /sys/module/maquis ]] && MOD=1 PURE=(--variant pure) DEVS=[]
 tmp=$(mktemp -d /tmp/maq-clixdp.XXXXXX)
 trap cleanup EXIT
 
 ktap_print_header
-NTESTS=10
+NTESTS=11
 ktap_set_plan $NTESTS
 
 if ! run "topology: two namespaces, veths" t_topology; then
@@ -319,4 +367,5 @@ run "somebody else's XDP program: attach and detach leave it alone" t_other_prog
 run "ip netns exec: refused, naming bpffs and nsenter" t_netns_exec
 run "xdp detach: no program, no pins, nothing in show and stats" t_detach
 run "xdp detach after the interface is gone removes its pins" t_gone
+run "kfunc variant: maquis device and its port, in show and stats" t_kfunc
 ktap_finished
