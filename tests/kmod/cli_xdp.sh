@@ -1,0 +1,1 @@
+../bpf/cli_xdp.sh
