@@ -467,7 +467,7 @@ static void print_circuit(const struct cli *cli, const struct maq_dev *d,
 		}
 		return;
 	}
-	printf("  %-8u %-9s %-24s %-24s %6us/%-6u %10" PRIu64 " %10" PRIu64
+	printf("  %-10u %-9s %-24s %-24s %6us/%-6u %10" PRIu64 " %10" PRIu64
 	       "\n", c->id, maq_role_name(c->role), prev, next, c->age,
 	       c->lifetime, c->stats.val[MAQUIS_A_STATS_CELLS_IN],
 	       c->stats.val[MAQUIS_A_STATS_CELLS_OUT]);
@@ -487,7 +487,7 @@ static void print_circuit(const struct cli *cli, const struct maq_dev *d,
 static void circuit_header(const struct cli *cli)
 {
 	if (cli->mode == OUT_TABLE)
-		printf("  %-8s %-9s %-24s %-24s %13s %10s %10s\n", "ID",
+		printf("  %-10s %-9s %-24s %-24s %13s %10s %10s\n", "ID",
 		       "ROLE", "PREV", "NEXT", "AGE/LIFE", "CELLS-IN",
 		       "CELLS-OUT");
 }

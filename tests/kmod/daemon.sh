@@ -327,6 +327,8 @@ t_stop() {
 	done
 	no_circuits
 	! grep -E "(^|: )error:" "$tmp"/*.log
+	# every DESTROY was answered: no hop's DESTROYED got lost
+	! grep "no DESTROYED" "$tmp"/*.log
 }
 
 ktap_print_header
