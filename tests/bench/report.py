@@ -164,26 +164,38 @@ def build_table(figs, units, missing, info):
           "vm_xdp_kfunc_fwd_rate", "vm_xdp_relay_fwd_rate", why_maq=kfunc,
           why_base=kfunc, ratio="vm_xdp_kfunc_vs_bpf_ratio")
 
-    t.section("2. 3-hop end to end, iperf3 TCP / ping, namespaces "
-              "origin-r1-r2-r3-term (host)")
-    maq_tcp = "e2e_maquis_tcp"
-    for base, what in (("e2e_plain", "plain veth routing"),
-                       ("e2e_wg", "3 chained WireGuard tunnels (%s)" %
-                        info.get("wg_impl", "wireguard-go")),
-                       ("tor", "Tor, 3 relays, SOCKS bulk download")):
-        t.row("throughput vs %s, Gb/s" % what, maq_tcp, base + "_tcp",
-              why_maq=missing.get(maq_tcp))
-    for base, what in (("e2e_plain", "plain routing"),
-                       ("e2e_wg", "WireGuard ×3"), ("tor", "Tor")):
-        t.row("RTT vs %s, ms" % what, "e2e_maquis_rtt", base + "_rtt",
-              why_maq=missing.get(maq_tcp))
-    for base, what in (("e2e_wg", "WireGuard ×3"), ("tor", "Tor")):
-        t.row("added RTT vs %s, ms" % what, "e2e_maquis_added_rtt",
-              base + "_added_rtt", why_maq=missing.get(maq_tcp))
-    for base, what in (("e2e_plain", "plain routing"),
-                       ("e2e_wg", "WireGuard ×3"), ("tor", "Tor")):
-        t.row("CPU seconds per GB vs %s" % what, "e2e_maquis_cpu",
-              base + "_cpu", why_maq=missing.get(maq_tcp))
+    t.section("2. 3-hop end to end (host), namespaces origin-r1-r2-r3-term: "
+              "maquis with BPF-only relays (XDP, pure-BPF crypto) and "
+              "userspace TUN endpoints; baselines through the same "
+              "namespaces in the same run")
+    wg = "3 chained WireGuard tunnels (%s)" % info.get("wg_impl",
+                                                       "wireguard-go")
+    bases = (("e2e_plain", "plain veth routing"), ("e2e_wg", wg),
+             ("tor", "Tor, 3 relays, SOCKS bulk download"))
+    maq = "e2e_maquis_bpf"
+    why = missing.get(maq + "_tcp")
+    for base, what in bases:
+        t.row("iperf3 TCP vs %s, Gb/s" % what, maq + "_tcp", base + "_tcp",
+              why_maq=why)
+    udp = "iperf3 UDP, 1264-byte datagrams (one full cell each)"
+    for base, what in bases[:2]:
+        t.row("%s vs %s, Gb/s received" % (udp, what), maq + "_udp",
+              base + "_udp", why_maq=missing.get(maq + "_udp", why))
+        t.row("%s vs %s: datagrams lost, %%" % (udp, what),
+              maq + "_udp_loss", base + "_udp_loss",
+              why_maq=missing.get(maq + "_udp", why),
+              why_base=missing.get(base + "_udp"), ratio="-")
+    for base, what in bases:
+        t.row("RTT vs %s, ms" % what.split(",")[0], maq + "_rtt",
+              base + "_rtt", why_maq=why)
+    for base, what in bases[1:]:
+        t.row("added RTT over plain routing vs %s, ms" % what.split(",")[0],
+              maq + "_added_rtt", base + "_added_rtt", why_maq=why)
+    for base, what in bases:
+        t.row("CPU seconds per GB vs %s" % what.split(",")[0], maq + "_cpu",
+              base + "_cpu", why_maq=why)
+    t.row("iperf3 TCP through maquis.ko's maq0 (host), Gb/s",
+          "e2e_maquis_tcp", None, why_maq=missing.get("e2e_maquis_tcp"))
 
     if any(k.startswith("vm_") for k in list(figs) + list(missing)):
         t.section("2b. the same in the VM (QEMU TCG: slow, compare only "
@@ -318,9 +330,43 @@ plot '{d}/scale.dat' using 1:2 with linespoints lw 2 title 'maquis relay, forwar
 """
 
 
-def plot(d):
+E2E_PATHS = (("e2e_plain", "plain routing"),
+             ("e2e_wg", "WireGuard x3"),
+             ("e2e_maquis_bpf", "maquis, BPF relays"),
+             ("tor", "Tor"))
+
+GNUPLOT_E2E = r"""
+set terminal pngcairo size 900,560 noenhanced
+set grid ytics
+set output '{d}/e2e.png'
+set title "3-hop end to end on the host, same namespaces, same run"
+set ylabel 'Gb/s received (log scale)'
+set logscale y
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set key top right
+plot '{d}/e2e.dat' using 2:xtic(1) title 'iperf3 TCP', \
+     '' using 3 title 'iperf3 UDP, 1264-byte datagrams'
+"""
+
+
+def write_e2e(d, figs):
+    """e2e.dat (path, TCP and UDP Gb/s); False when no path has a figure."""
+    rows = [(what, figs.get(p + "_tcp"), figs.get(p + "_udp"))
+            for p, what in E2E_PATHS]
+    with open(os.path.join(d, "e2e.dat"), "w") as f:
+        f.write("# path, Gb/s: TCP, UDP\n")
+        for what, tcp, udp in rows:
+            f.write('"%s" %s %s\n' % (what, "NaN" if tcp is None else
+                                      "%.6f" % tcp, "NaN" if udp is None
+                                      else "%.6f" % udp))
+    return any(tcp is not None for _, tcp, _ in rows)
+
+
+def gnuplot(script):
     try:
-        r = subprocess.run(["gnuplot"], input=GNUPLOT.format(d=d), text=True,
+        r = subprocess.run(["gnuplot"], input=script, text=True,
                            capture_output=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as e:
         return "gnuplot failed: %s" % e
@@ -329,12 +375,21 @@ def plot(d):
     return None
 
 
+def plot(d, e2e=False):
+    """Each plot on its own, so that a step not run spoils only its plot."""
+    errs = [gnuplot(GNUPLOT.format(d=d))]
+    if e2e:
+        errs.append(gnuplot(GNUPLOT_E2E.format(d=d)))
+    errs = [e for e in errs if e]
+    return "; ".join(errs) if errs else None
+
+
 def main():
     d = sys.argv[1]
     figs, units, missing, info = load(d)
     t = build_table(figs, units, missing, info)
     write_dat(d, figs)
-    err = plot(d)
+    err = plot(d, write_e2e(d, figs))
     lines = ["# maquis bench, %s" % info.get("date", "?"), ""]
     lines.append("Host: %s; kernel %s; %s CPUs; mode %s; load average at "
                  "start %s." % (info.get("host", "?"), info.get("kernel", "?"),
@@ -348,7 +403,7 @@ def main():
     lines.append("")
     if figs:
         lines.append("Raw figures: `bench.txt`; logs: `logs/`; plots: "
-                     "`payload.png`, `scale.png`.")
+                     "`payload.png`, `scale.png`, `e2e.png`.")
     if err:
         lines.append("")
         lines.append("Plots missing: %s" % err)

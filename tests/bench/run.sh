@@ -92,6 +92,9 @@ cleanup() {
 			kill -9 "${p#/proc/}" 2>/dev/null
 	done
 	rm -f /var/run/wireguard/w[123][ew]"$MAQ_BENCH_TAG".sock
+	# e2e.sh's relay pins (its maquis-bpf path)
+	[[ -d /sys/fs/bpf/maq-bench-$MAQ_BENCH_TAG ]] &&
+		rm -rf "/sys/fs/bpf/maq-bench-$MAQ_BENCH_TAG"
 	rm -rf "$TMPDIR"
 }
 trap cleanup EXIT
@@ -145,7 +148,7 @@ step() {
 # --- packages and build ---------------------------------------------------
 
 PKGS=(iperf3 iputils-ping iproute2 curl python3 tor wireguard-tools
-      wireguard-go gnuplot-nox)
+      wireguard-go gnuplot-nox ethtool)
 progress "packages and build"
 {
 	echo "date=$(date -Is)"
@@ -203,7 +206,7 @@ fi
 # --- 2. 3-hop end to end --------------------------------------------------
 
 if want e2e; then
-	progress "3-hop end to end on the host: plain routing, 3x WireGuard, maquis"
+	progress "3-hop end to end on the host: plain routing, 3x WireGuard, maquis with BPF-only relays"
 	step e2e e2e_plain_tcp "$here/e2e.sh" "${q[@]}" --out "$OUT/logs/raw"
 	[[ -f $OUT/logs/raw/e2e-wg.impl ]] &&
 		echo "wg_impl=$(sed 's/^go$/wireguard-go/; s/^kernel$/kernel module/' "$OUT/logs/raw/e2e-wg.impl")" >>"$OUT/info.txt"

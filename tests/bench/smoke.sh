@@ -39,7 +39,7 @@ check() {	# check NAME COMMAND...
 	fi
 }
 
-echo "1..10"
+echo "1..11"
 t0=$(date +%s)
 timeout "$TIMEOUT" "$here/run.sh" --quick --out "$out/r" >"$out/run.log" 2>&1 &
 pid=$!
@@ -88,7 +88,7 @@ check "control-plane bench: lines present" ctl
 pngs() {
 	local p
 
-	for p in payload scale; do
+	for p in payload scale e2e; do
 		[[ $(head -c 8 "$r/$p.png" 2>/dev/null | od -An -tx1 | tr -d ' \n') == 89504e470d0a1a0a ]] ||
 			{ echo "# $p.png missing or not a PNG"; return 1; }
 	done
@@ -105,6 +105,15 @@ reasons() {
 }
 check "unmeasured figures carry a reason" reasons
 
+# The host's 3-hop maquis path (BPF-only relays): measured, or says why.
+e2e() {
+	grep -q '^bench: e2e_maquis_bpf_tcp=' "$r/bench.txt" ||
+		grep -q '^not-measured: e2e_maquis_bpf_tcp: ' "$r/not-measured.txt" ||
+		{ echo "# e2e_maquis_bpf_tcp neither measured nor explained"; return 1; }
+	grep -q 'maquis with BPF-only relays' "$r/results.md"
+}
+check "e2e: maquis with BPF-only relays measured or explained" e2e
+
 logs() { [[ -s $r/logs/perhop.log && -s $r/logs/e2e.log && -s $r/logs/tor.log ]]; }
 check "raw logs kept" logs
 
@@ -116,6 +125,7 @@ clean() {
 	tag=$(sed -n 's/^tag=//p' "$r/info.txt")
 	[[ -n $tmp && ! -e $tmp ]] || { echo "# $tmp still there"; return 1; }
 	! ip netns list | grep -q "^mqb$tag-" || { echo "# namespaces left"; return 1; }
+	[[ ! -e /sys/fs/bpf/maq-bench-$tag ]] || { echo "# BPF pins left"; return 1; }
 	for p in /proc/[0-9]*; do
 		[[ $(tr '\0' ' ' 2>/dev/null <"$p/cmdline") == *"$tmp/"* ]] &&
 			{ echo "# process left: ${p#/proc/}"; return 1; }
