@@ -32,12 +32,10 @@ static const struct rhashtable_params maq_cid_params = {
 
 int __init maq_circuit_cache_init(void)
 {
-	/* unmerged, so /proc/slabinfo counts circuits and nothing else */
 	maq_circuit_cache = kmem_cache_create("maq_circuit",
 					      struct_size_t(struct maq_circuit,
 							    hops, 1),
-					      0, SLAB_ACCOUNT | SLAB_NO_MERGE,
-					      NULL);
+					      0, SLAB_ACCOUNT, NULL);
 	return maq_circuit_cache ? 0 : -ENOMEM;
 }
 
