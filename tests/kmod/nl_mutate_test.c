@@ -1055,9 +1055,12 @@ static uint64_t seed(void)
 	const char *e = getenv("MAQ_MUTATE_SEED");
 	static uint64_t s;
 
+	/*
+	 * A fixed default keeps make check deterministic; set the variable
+	 * (e.g. to $RANDOM$RANDOM) to explore other sequences.
+	 */
 	if (!s)
-		s = e && *e ? strtoull(e, NULL, 0) : (uint64_t)time(NULL) ^
-			(uint64_t)getpid() << 32;
+		s = e && *e ? strtoull(e, NULL, 0) : 0x6d617175697331ULL;
 	return s ? s : 1;
 }
 
