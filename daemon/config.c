@@ -208,27 +208,17 @@ static int set_interface(struct maq_config *c, const char *v, char *buf,
 static int set_address(struct maq_config *c, const char *v, char *buf,
 		       size_t len)
 {
-	const uint8_t *a;
-	unsigned int bytes, i, plen;
+	unsigned int plen;
 
 	if (maq_prefix_parse(v, &c->address))
 		return why(buf, len, -EINVAL,
 			   "'%s' is not an address or prefix", v);
 	/* it is announced as a prefix: host bits would be refused there */
-	a = c->address.family == AF_INET ?
-	    (const uint8_t *)&c->address.addr.v4 :
-					   c->address.addr.v6.s6_addr;
-	bytes = c->address.family == AF_INET ? 4 : 16;
-	for (i = c->address.len / 8; i < bytes; i++) {
-		uint8_t host = i == c->address.len / 8U ?
-			       (uint8_t)(0xff >> (c->address.len % 8)) : 0xff;
-
-		if (a[i] & host) {
-			plen = c->address.len;
-			memset(&c->address, 0, sizeof(c->address));
-			return why(buf, len, -EINVAL,
-				   "'%s' has bits set beyond /%u", v, plen);
-		}
+	if (!maq_prefix_canonical(&c->address)) {
+		plen = c->address.len;
+		memset(&c->address, 0, sizeof(c->address));
+		return why(buf, len, -EINVAL, "'%s' has bits set beyond /%u",
+			   v, plen);
 	}
 	return 0;
 }

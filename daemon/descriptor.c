@@ -70,16 +70,6 @@ static bool onion_key_ok(const u8 key[MAQ_ONION_LEN])
 	return ret == 0;
 }
 
-/* Bits of @a beyond the first @len (of @size bytes) are all zero. */
-static bool host_bits_zero(const u8 *a, unsigned int size, unsigned int len)
-{
-	unsigned int i = len / 8;
-
-	if (len % 8 && a[i++] & (0xff >> (len % 8)))
-		return false;
-	return maq_all_zero(a + i, size - i);
-}
-
 /*
  * The inner prefix at @b (family, length, 16 bytes of address) into @p.
  * One encoding per prefix: no stray host bits, and "none" is all zero, so
@@ -95,14 +85,12 @@ static bool prefix_get(const u8 *b, struct maq_prefix *p)
 	case 0:
 		return !len && maq_all_zero(a, 16);
 	case 4:
-		if (len > 32 || !host_bits_zero(a, 16, len))
+		if (!maq_all_zero(a + 4, 12))
 			return false;
 		p->family = AF_INET;
 		memcpy(&p->addr.v4, a, 4);
 		break;
 	case 6:
-		if (len > 128 || !host_bits_zero(a, 16, len))
-			return false;
 		p->family = AF_INET6;
 		memcpy(&p->addr.v6, a, 16);
 		break;
@@ -110,6 +98,10 @@ static bool prefix_get(const u8 *b, struct maq_prefix *p)
 		return false;
 	}
 	p->len = len;
+	if (!maq_prefix_canonical(p)) {
+		memset(p, 0, sizeof(*p));
+		return false;
+	}
 	return true;
 }
 

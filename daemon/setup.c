@@ -285,26 +285,6 @@ struct build_tmp {
 	u8 onion[MAQ_SETUP_ONION_LEN];
 };
 
-/* The whole prefix is in range and no host bit is set. */
-static bool prefix_ok(const struct maq_prefix *p)
-{
-	const u8 *a = p->family == AF_INET ? (const u8 *)&p->addr.v4 :
-					     p->addr.v6.s6_addr;
-	unsigned int bytes = p->family == AF_INET ? 4 : 16, i;
-
-	if (p->family != AF_INET && p->family != AF_INET6)
-		return false;
-	if (p->len > bytes * 8)
-		return false;
-	for (i = p->len / 8; i < bytes; i++) {
-		u8 host = i == p->len / 8 ? (u8)(0xff >> (p->len % 8)) : 0xff;
-
-		if (a[i] & host)
-			return false;
-	}
-	return true;
-}
-
 int maq_create_build(struct maq_origin *o, u8 msg[MAQ_CTL_MSG_LEN],
 		     const struct maq_path_hop *path, unsigned int n,
 		     u32 bcid, u32 lifetime)
@@ -326,7 +306,7 @@ int maq_create_build_route(struct maq_origin *o, u8 msg[MAQ_CTL_MSG_LEN],
 	if (!path || !n || n > MAQ_MAX_HOPS || !bcid || !lifetime ||
 	    lifetime > MAQ_MAX_LIFETIME)
 		goto out;
-	if (route && route->prefix.family && !prefix_ok(&route->prefix))
+	if (route && route->prefix.family && !maq_prefix_canonical(&route->prefix))
 		goto out;
 	for (i = 0; i < n; i++)
 		if (!hop_addr_ok(&path[i].addr))
@@ -503,7 +483,7 @@ static int route_get(struct maq_relay_setup *r, const u8 rb[MAQ_ROUTING_LEN])
 	}
 	p->len = rb[R_PLEN];
 	memcpy(r->route.token, rb + R_TOKEN, MAQ_ROUTE_TOKEN_LEN);
-	if (!prefix_ok(p)) {
+	if (!maq_prefix_canonical(p)) {
 		memset(&r->route, 0, sizeof(r->route));
 		return -1;
 	}
