@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "config.h"
+#include "ctl.h"
 
 /* A configuration file is small; anything this big is a mistake. */
 #define CONF_FILE_MAX	(1 << 20)

@@ -58,6 +58,23 @@ bool maq_addr_unspecified(const union maq_sockaddr *a)
 	return false;
 }
 
+bool maq_prefix_canonical(const struct maq_prefix *p)
+{
+	const u8 *a = p->family == AF_INET ?
+		      (const u8 *)&p->addr.v4 : p->addr.v6.s6_addr;
+	unsigned int bytes = p->family == AF_INET ? 4 : 16, i = p->len / 8;
+
+	if ((p->family != AF_INET && p->family != AF_INET6) ||
+	    p->len > bytes * 8)
+		return false;
+	if (p->len % 8 && a[i++] & (0xff >> (p->len % 8)))
+		return false;
+	for (; i < bytes; i++)
+		if (a[i])
+			return false;
+	return true;
+}
+
 void maq_ctl_put(u8 cell[MAQ_CELL_SIZE], u8 type, u32 handle)
 {
 	memset(cell, 0, MAQ_CTL_HDR_LEN);

@@ -90,6 +90,13 @@ int maq_wire_addr_get(const u8 in[MAQ_WIRE_ADDR_LEN], u16 port,
 /* 0.0.0.0 or ::, an address no one can send to. */
 bool maq_addr_unspecified(const union maq_sockaddr *a);
 
+/*
+ * IPv4 or IPv6, a length the family allows, no bit set beyond it: the one
+ * spelling of an inner prefix that the wire formats (routing block,
+ * descriptor) and the config accept.
+ */
+bool maq_prefix_canonical(const struct maq_prefix *p);
+
 /* Write the cid-0 header of a link control cell of @type (enum
  * maq_ctl_type) into @cell.
  */

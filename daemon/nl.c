@@ -1360,23 +1360,6 @@ int maq_prefix_parse(const char *s, struct maq_prefix *p)
 	return 0;
 }
 
-bool maq_prefix_canonical(const struct maq_prefix *p)
-{
-	const uint8_t *a = p->family == AF_INET ?
-			   (const uint8_t *)&p->addr.v4 : p->addr.v6.s6_addr;
-	unsigned int bytes = p->family == AF_INET ? 4 : 16, i = p->len / 8;
-
-	if ((p->family != AF_INET && p->family != AF_INET6) ||
-	    p->len > bytes * 8)
-		return false;
-	if (p->len % 8 && a[i++] & (0xff >> (p->len % 8)))
-		return false;
-	for (; i < bytes; i++)
-		if (a[i])
-			return false;
-	return true;
-}
-
 const char *maq_prefix_str(const struct maq_prefix *p, char *buf, size_t len)
 {
 	char host[INET6_ADDRSTRLEN];

@@ -257,10 +257,6 @@ const char *maq_sockaddr_str(const union maq_sockaddr *a, char *buf,
 /* "172.31.0.0/24", "fd31::1" (full length when no /len). */
 int maq_prefix_parse(const char *s, struct maq_prefix *p);
 const char *maq_prefix_str(const struct maq_prefix *p, char *buf, size_t len);
-/* IPv4 or IPv6, a length the family allows, no bit set beyond it: the one
- * spelling of a prefix that the wire formats accept.
- */
-bool maq_prefix_canonical(const struct maq_prefix *p);
 
 void maq_hop_wipe(struct maq_hop *hop);
 void maq_circuit_wipe(struct maq_circuit *c);
