@@ -257,11 +257,11 @@ static int circuit_install(struct maqd *d, struct maq_circuit *c,
 				*fcid = maqd_random_nonzero();
 			c->fwd_cid_in = *fcid;
 		}
-		ret = maq_nl_circuit_new(d->nl, c);
+		ret = maq_dp_circuit_new(d->dp, c);
 	}
 	if (ret)
 		log_warn("circuit-new: %s: %s", strerror(-ret),
-			 maq_nl_errmsg(d->nl));
+			 maq_dp_errmsg(d->dp));
 	return ret;
 }
 
@@ -273,11 +273,11 @@ static int key_next(struct maqd *d, u32 id, struct maq_ratchet *fwd,
 	int ret;
 
 	*epoch = maq_ratchet_hop(fwd, back, index, &hk);
-	ret = maq_nl_key_set(d->nl, d->ifindex, id, (u8)(*epoch & 1), &hk);
+	ret = maq_dp_key_set(d->dp, id, (u8)(*epoch & 1), &hk);
 	maq_hop_wipe(&hk);
 	if (ret)
 		log_warn("key-set circuit %u hop %u epoch %u: %s: %s", id,
-			 index, *epoch, strerror(-ret), maq_nl_errmsg(d->nl));
+			 index, *epoch, strerror(-ret), maq_dp_errmsg(d->dp));
 	return ret;
 }
 
@@ -287,10 +287,10 @@ static void ctl_send(struct maqd *d, u32 id, u8 hop, u8 type, u64 nonce)
 	int ret;
 
 	maq_hopctl_put(msg, type, nonce);
-	ret = maq_nl_ctl_send(d->nl, d->ifindex, id, hop, msg);
+	ret = maq_dp_ctl_send(d->dp, id, hop, msg);
 	if (ret)
 		log_debug("ctl-send circuit %u hop %u: %s: %s", id, hop,
-			  strerror(-ret), maq_nl_errmsg(d->nl));
+			  strerror(-ret), maq_dp_errmsg(d->dp));
 }
 
 /* --- relay and terminus ---------------------------------------------------- */
@@ -581,7 +581,7 @@ static void origin_created(struct maqd *d, struct maqd_origin *o,
 	c->n_routes = 1;
 	if (circuit_install(d, c, NULL)) {
 		snprintf(why, sizeof(why), "circuit-new: %s",
-			 maq_nl_errmsg(d->nl));
+			 maq_dp_errmsg(d->dp));
 		origin_failed(d, o, EIO, why);
 		return;
 	}
@@ -750,7 +750,7 @@ int maqd_build(struct maqd *d, struct maqd_want *w, struct maqd_conn *waiter,
 	ret = maqd_cell_send(d, &o->first, cell);
 	if (ret) {
 		snprintf(err, errlen, "cannot send to hop 1: %s",
-			 maq_nl_errmsg(d->nl));
+			 maq_dp_errmsg(d->dp));
 		maq_origin_wipe(&o->o);
 		free(o);
 		return ret;
@@ -765,7 +765,7 @@ int maqd_build(struct maqd *d, struct maqd_want *w, struct maqd_conn *waiter,
 static void origin_close_step(struct maqd *d, struct maqd_origin *o)
 {
 	if (o->closing_hop < 0) {
-		maq_nl_circuit_del(d->nl, d->ifindex, o->id);
+		maq_dp_circuit_del(d->dp, o->id);
 		log_info("circuit %u closed", o->id);
 		origin_free(d, o);
 		return;
@@ -807,7 +807,7 @@ int maqd_destroy(struct maqd *d, u32 id, char *err, size_t errlen)
 	if (h) {
 		ctl_send(d, h->id, 0, MAQ_HOPCTL_DESTROYED,
 			 randombytes_random());
-		maq_nl_circuit_del(d->nl, d->ifindex, h->id);
+		maq_dp_circuit_del(d->dp, h->id);
 		hop_free(d, h);
 		return 0;
 	}
@@ -847,7 +847,7 @@ void maqd_hopctl_rx(struct maqd *d, const struct maq_event *ev)
 	if (h && type == MAQ_HOPCTL_DESTROY) {
 		d->st.destroy_received++;
 		ctl_send(d, h->id, 0, MAQ_HOPCTL_DESTROYED, nonce);
-		maq_nl_circuit_del(d->nl, d->ifindex, h->id);
+		maq_dp_circuit_del(d->dp, h->id);
 		log_info("circuit %u destroyed by its origin", h->id);
 		hop_free(d, h);
 		return;
@@ -1111,10 +1111,10 @@ int maqd_reconcile(struct maqd *d)
 	size_t n = 0, i;
 	int ret;
 
-	ret = maq_nl_circuit_dump(d->nl, d->ifindex, &cs, &n);
+	ret = maq_dp_circuit_dump(d->dp, &cs, &n);
 	if (ret) {
 		log_err("circuit dump: %s: %s", strerror(-ret),
-			maq_nl_errmsg(d->nl));
+			maq_dp_errmsg(d->dp));
 		return ret;
 	}
 	/* what the kernel no longer holds is gone (events were lost) */
@@ -1161,7 +1161,7 @@ void maqd_shutdown(struct maqd *d)
 			for (k = (int)o->n - 1; k >= 0; k--)
 				ctl_send(d, o->id, (u8)k, MAQ_HOPCTL_DESTROY,
 					 randombytes_random());
-			maq_nl_circuit_del(d->nl, d->ifindex, o->id);
+			maq_dp_circuit_del(d->dp, o->id);
 		}
 		origin_free(d, o);
 	}
@@ -1171,7 +1171,7 @@ void maqd_shutdown(struct maqd *d)
 		if (h->id) {
 			ctl_send(d, h->id, 0, MAQ_HOPCTL_DESTROYED,
 				 randombytes_random());
-			maq_nl_circuit_del(d->nl, d->ifindex, h->id);
+			maq_dp_circuit_del(d->dp, h->id);
 		} else {
 			refuse(d, &h->prev, h->prev_handle, h->r.reply_key,
 			       MAQ_SETUP_UNREACHABLE);

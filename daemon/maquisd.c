@@ -89,12 +89,12 @@ int maqd_cell_send(struct maqd *d, const union maq_sockaddr *peer,
 		   const u8 cell[MAQ_CELL_SIZE])
 {
 	char a[64];
-	int err = maq_nl_cell_send(d->nl, d->ifindex, peer, cell);
+	int err = maq_dp_cell_send(d->dp, peer, cell);
 
 	if (err)
 		log_debug("cell to %s: %s: %s",
 			  maq_sockaddr_str(peer, a, sizeof(a)), strerror(-err),
-			  maq_nl_errmsg(d->nl));
+			  maq_dp_errmsg(d->dp));
 	return err;
 }
 
@@ -210,18 +210,23 @@ static void keys_tick(struct maqd *d)
 
 static int device_setup(struct maqd *d)
 {
-	union maq_sockaddr *l = &d->conf.listen[0];
-	struct maq_dev dev;
-	char err[256], a[64];
-	u16 port;
+	struct maq_dp_opts o = {
+		.ifname = d->conf.interface,
+		.relay = d->conf.role == MAQ_CONF_RELAY,
+	};
+	char err[512], a[64];
 	int ret;
 
-	ret = maqd_link_ensure(d->conf.interface, &d->ifindex, err,
-			       sizeof(err));
+	if (d->conf.n_listen)
+		o.listen = d->conf.listen[0];
+	ret = maq_dp_open(&d->dp, &o, err, sizeof(err));
 	if (ret) {
 		log_err("%s", err);
 		return ret;
 	}
+	d->ifindex = maq_dp_ifindex(d->dp);
+	if (d->conf.n_listen)
+		d->listen = d->conf.listen[0];
 	if (d->conf.address.family) {
 		ret = maqd_addr_add(d->ifindex, &d->conf.address);
 		if (ret)
@@ -229,27 +234,6 @@ static int device_setup(struct maqd *d)
 				 &d->conf.address, a, sizeof(a)),
 				 d->conf.interface);
 	}
-	ret = maq_nl_dev_get(d->nl, d->ifindex, &dev);
-	if (ret) {
-		log_err("%s is not a maquis device: %s%s%s",
-			d->conf.interface, strerror(-ret),
-			*maq_nl_errmsg(d->nl) ? ": " : "",
-			maq_nl_errmsg(d->nl));
-		return ret;
-	}
-	if (!d->conf.n_listen)
-		return 0;
-	port = ntohs(l->sa.sa_family == AF_INET ? l->in4.sin_port :
-						  l->in6.sin6_port);
-	ret = maq_nl_dev_set(d->nl, d->ifindex, port,
-			     maq_addr_unspecified(l) ? NULL : l, 0);
-	if (ret) {
-		log_err("cannot listen on %s: %s: %s",
-			maq_sockaddr_str(l, a, sizeof(a)), strerror(-ret),
-			maq_nl_errmsg(d->nl));
-		return ret;
-	}
-	d->listen = *l;
 	return 0;
 }
 
@@ -286,7 +270,7 @@ static void events_read(struct maqd *d)
 
 	/* bounded: the loop must come back to the other sources */
 	for (i = 0; i < 256; i++) {
-		ret = maq_nl_event_recv(d->ev, &ev, 0);
+		ret = maq_dp_event_recv(d->dp, &ev);
 		if (ret == -ENOBUFS) {
 			d->st.events_lost++;
 			log_warn("kernel events lost: resynchronising");
@@ -434,7 +418,7 @@ static void signal_read(struct maqd *d, int fd)
 static int run(struct maqd *d)
 {
 	struct pollfd pfd[MAQD_MAX_POLL];
-	int sfd, n, ret;
+	int sfd, n, ndp, i, ret;
 	u64 now;
 
 	sfd = signals_open();
@@ -443,10 +427,10 @@ static int run(struct maqd *d)
 		return 1;
 	}
 	while (!d->stop) {
-		pfd[0] = (struct pollfd){ .fd = maq_nl_fd(d->ev),
-					  .events = POLLIN };
-		pfd[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-		n = 2 + maqd_control_poll(d, pfd + 2, MAQD_MAX_POLL - 2);
+		pfd[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		ndp = 1 + maq_dp_poll(d->dp, pfd + 1, MAQD_MAX_POLL - 2);
+		n = ndp + maqd_control_poll(d, pfd + ndp,
+					    MAQD_MAX_POLL - (unsigned int)ndp);
 		ret = poll(pfd, (nfds_t)n, MAQD_TICK_MS);
 		if (ret < 0 && errno != EINTR) {
 			log_err("poll: %s", strerror(errno));
@@ -454,12 +438,20 @@ static int run(struct maqd *d)
 		}
 		if (ret > 0) {
 			if (pfd[0].revents)
-				events_read(d);
-			if (pfd[1].revents)
 				signal_read(d, sfd);
-			maqd_control_ready(d, pfd + 2, (unsigned int)n - 2);
+			for (i = 1; i < ndp && !pfd[i].revents; i++)
+				;
+			if (i < ndp) {
+				maq_dp_ready(d->dp, pfd + 1,
+					     (unsigned int)ndp - 1);
+				events_read(d);
+			}
+			maqd_control_ready(d, pfd + ndp,
+					   (unsigned int)(n - ndp));
 		}
 		now = maqd_now_ms();
+		maq_dp_tick(d->dp, now);
+		events_read(d);
 		maqd_gossip_tick(d, now);
 		maqd_circuits_tick(d, now);
 		maqd_control_tick(d, now);
@@ -496,20 +488,6 @@ int main(int argc, char **argv)
 	if (ret)
 		goto out;
 	maq_view_init(&d.view, d.id.pk);
-	ret = maq_nl_open(&d.nl);
-	if (!ret)
-		ret = maq_nl_open(&d.ev);
-	if (ret) {
-		log_err("generic netlink family maquis: %s%s", strerror(-ret),
-			ret == -ENOENT ? " (is maquis.ko loaded?)" : "");
-		goto out_view;
-	}
-	ret = maq_nl_subscribe(d.ev);
-	if (ret) {
-		log_err("cannot subscribe to maquis events: %s",
-			strerror(-ret));
-		goto out_nl;
-	}
 	ret = device_setup(&d);
 	if (ret)
 		goto out_nl;
@@ -542,9 +520,7 @@ int main(int argc, char **argv)
 	maqd_shutdown(&d);
 	maqd_control_close(&d);
 out_nl:
-	maq_nl_close(d.ev);
-	maq_nl_close(d.nl);
-out_view:
+	maq_dp_close(d.dp);
 	maq_view_free(&d.view);
 out:
 	maq_identity_wipe(&d.id);

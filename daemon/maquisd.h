@@ -15,6 +15,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "descriptor.h"
+#include "dp.h"
 #include "ipc.h"
 #include "keys.h"
 #include "nl.h"
@@ -131,8 +132,7 @@ struct maqd {
 	unsigned int n_onion;
 	u64 onion_since;		/* wall time of onion[0] */
 
-	struct maq_nl *nl;		/* requests */
-	struct maq_nl *ev;		/* subscribed to events */
+	struct maq_dp *dp;		/* the datapath: module or user */
 	u32 ifindex;
 	union maq_sockaddr listen;	/* the announced endpoint */
 
