@@ -28,17 +28,8 @@ ROOT=/sys/fs/bpf/maq-clixdp-$$
 NOSOCK=/nonexistent/maquisd.sock
 tmp=
 
-ksft=$("$top/kmod/fetch-kernel.sh" source 2>/dev/null)/tools/testing/selftests
-# shellcheck source=/dev/null
-. "$ksft/kselftest/ktap_helpers.sh" || { echo "Bail out! no ktap_helpers.sh"; exit 1; }
-
-log() { echo "# $*"; }
-
-skip_all() {
-	echo "TAP version 13"
-	echo "1..0 # SKIP $1"
-	exit 4
-}
+# shellcheck source=../lib/ktap.sh
+. "$top/tests/lib/ktap.sh"
 
 # m ARGS: the CLI in namespace A, our pin root, no daemon.
 m() {
@@ -53,40 +44,6 @@ cleanup() {
 	# the programs went with the veths; whatever pins a failure left
 	[[ -d $ROOT ]] && rm -rf "$ROOT"
 	[[ -n $tmp ]] && rm -rf "$tmp"
-}
-
-# run NAME FUNCTION: one KTAP test, in a subshell with errexit so that a
-# failing check fails the test at the line that says why.
-run() {
-	local name=$1 rc
-
-	shift
-	(
-		set -eE -o pipefail
-		trap 'echo "# FAILED at line $LINENO: $BASH_COMMAND"' ERR
-		"$@"
-	)
-	rc=$?
-	if ((rc == 4)); then
-		ktap_test_skip "$name"
-	elif ((rc == 0)); then
-		ktap_test_pass "$name"
-	else
-		ktap_test_fail "$name"
-	fi
-	return "$rc"
-}
-
-# wait_for SECONDS CMD...: poll CMD every 0.1 s, at most SECONDS.
-wait_for() {
-	local i max=$(($1 * 10))
-
-	shift
-	for ((i = 0; i < max; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	"$@"
 }
 
 # The XDP program the kernel has on IFACE in A: "native|generic ID", or
@@ -194,6 +151,8 @@ malformed() {
 print(json.load(open(sys.argv[1]))["xdp"]["xa"]["malformed"])' "$tmp/st.json"
 }
 
+malformed_is() { [[ $(malformed) == "$1" ]]; }
+
 t_stats() {
 	local names
 
@@ -213,7 +172,8 @@ t_stats() {
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for i in range(5):
 	s.sendto(b"notacell", ("10.77.0.1", 7720))'
-	wait_for 5 test "$(malformed)" = 5 || { log "malformed $(malformed)"; false; }
+	# a function, so that every poll reads the counter anew
+	wait_for 5 malformed_is 5 || { log "malformed $(malformed)"; false; }
 	sleep 0.3
 	[[ $(malformed) == 5 ]]
 	json "$tmp/st.json" 'j["xdp"]["xa"]["cells-in"] == 0

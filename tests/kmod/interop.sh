@@ -36,19 +36,11 @@ NSP=mqi-
 tmp=
 CHAIN_PID=
 
-ksft=$("$top/kmod/fetch-kernel.sh" source 2>/dev/null)/tools/testing/selftests
-# shellcheck source=/dev/null
-. "$ksft/kselftest/ktap_helpers.sh" || { echo "Bail out! no ktap_helpers.sh"; exit 1; }
+# shellcheck source=../lib/ktap.sh
+. "$top/tests/lib/ktap.sh"
 
-log() { echo "# $*"; }
 n() { local h=$1; shift; ip netns exec "$NSP$h" "$@"; }
 mt() { local h=$1; shift; "$maqtool" -n "$NSP$h" "$@"; }
-
-skip_all() {
-	echo "TAP version 13"
-	echo "1..0 # SKIP $1"
-	exit 4
-}
 
 chain_stop() {
 	local i
@@ -77,37 +69,6 @@ cleanup() {
 		ip netns del "$NSP$h" 2>/dev/null
 	done
 	[[ -n $tmp ]] && rm -rf "$tmp"
-}
-
-run() {
-	local name=$1 rc
-
-	shift
-	(
-		set -eE -o pipefail
-		trap 'echo "# FAILED at line $LINENO: $BASH_COMMAND"' ERR
-		"$@"
-	)
-	rc=$?
-	if ((rc == 4)); then
-		ktap_test_skip "$name"
-	elif ((rc == 0)); then
-		ktap_test_pass "$name"
-	else
-		ktap_test_fail "$name"
-	fi
-	return "$rc"
-}
-
-wait_for() {	# wait_for SECONDS CMD...
-	local i max=$(($1 * 10))
-
-	shift
-	for ((i = 0; i < max; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	"$@"
 }
 
 t_topology() {

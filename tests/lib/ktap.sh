@@ -7,7 +7,9 @@
 #   log MSG...            a KTAP diagnostic line
 #   run NAME FUNC ARGS... FUNC in a subshell with errexit, one result line:
 #                         ok, not ok (with the failing line), or skip when
-#                         FUNC exits 4
+#                         FUNC exits 4; returns FUNC's status, so that
+#                         `if run ...` can guard the tests that need it
+#   skip_all REASON       nothing can run here: a skipped plan, exit 4
 #   wait_for SECS CMD...  poll CMD every 0.5 s for at most SECS seconds
 #
 # shellcheck shell=bash
@@ -35,6 +37,13 @@ run() {
 	else
 		ktap_test_fail "$name"
 	fi
+	return "$rc"
+}
+
+skip_all() {
+	echo "TAP version 13"
+	echo "1..0 # SKIP $1"
+	exit 4
 }
 
 wait_for() {
