@@ -16,7 +16,7 @@
  *   g = idx / burst, w = idx % burst          bursts of `burst` cells
  *   pos = g % ncirc                           circuits take turns ...
  *   c = pos * stride % ncirc                  ... in a scrambled order
- *   frame = (g / ncirc) * burst + w           frame i holds counter base + i
+ *   frame = first + (g / ncirc) * burst + w   frame i holds counter base + i
  *   cid = cid_base + c
  *
  * Every circuit shares one key, so the pre-sealed cell of counter base + i is
@@ -30,6 +30,10 @@
  *
  * The copy (one frame, from a map that stays in cache) is the feeder's cost;
  * xdp_rate measures it by running the baseline both ways.
+ *
+ * bench_pass: a program under test that passes every frame up the stack,
+ * to the UDP socket of maquis.ko's device: the module's own relay path
+ * (encap_rcv, no XDP) measured with the same feeder.
  *
  * bench_sink: attached to the veth peer, where the relayed frames arrive:
  * counts and drops them (veth only delivers XDP frames to a peer that runs
@@ -79,7 +83,7 @@ int bench_feed(struct xdp_md *ctx)
 	g = idx / params.burst;
 	w = idx % params.burst;
 	pos = g % params.ncirc;
-	frame = (g / params.ncirc) * params.burst + w;
+	frame = params.first + (g / params.ncirc) * params.burst + w;
 	if (params.wrap && params.nframes)
 		frame %= params.nframes;
 	if (frame >= params.nframes || frame >= BENCH_NFRAMES)
@@ -99,6 +103,12 @@ int bench_feed(struct xdp_md *ctx)
 out:
 	exhausted++;
 	return XDP_DROP;
+}
+
+SEC("xdp")
+int bench_pass(struct xdp_md *ctx)
+{
+	return XDP_PASS;
 }
 
 SEC("xdp")

@@ -25,6 +25,9 @@ struct bench_params {
 	__u64 stride;		/* coprime with ncirc: visiting order */
 	__u64 cid_base;
 	__u64 wrap;		/* reuse frames: for programs without a window */
+	__u64 first;		/* frames first ..: the ones before were
+				 * taken by an earlier run on the same replay
+				 * windows (the module's table) */
 };
 
 #endif /* _MAQ_BENCH_H */

@@ -128,6 +128,24 @@ long kmod_count(struct kmod_env *k)
 	return ret ? ret : (long)d.n_circuits;
 }
 
+int kmod_cells(struct kmod_env *k, uint64_t *out, uint64_t *dropped)
+{
+	struct maq_dev d;
+	int ret = maq_nl_dev_get(k->nl, k->ifindex, &d);
+	int i;
+
+	if (ret)
+		return ret;
+	if (!(d.stats.present & (1u << MAQUIS_A_STATS_CELLS_OUT)))
+		return -ENODATA;
+	*out = d.stats.val[MAQUIS_A_STATS_CELLS_OUT];
+	/* the drop counters run from the first drop reason up to CTL_UP */
+	*dropped = 0;
+	for (i = MAQUIS_A_STATS_DROP_UNKNOWN_CID; i < MAQUIS_A_STATS_CTL_UP; i++)
+		*dropped += d.stats.val[i];
+	return 0;
+}
+
 int kmem_read(struct kmem *m)
 {
 	long long total = -1, free_ = -1, buf = -1, cached = -1, srecl = -1;

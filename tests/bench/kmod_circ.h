@@ -35,6 +35,11 @@ int kmod_install(struct kmod_env *k, uint32_t n, uint32_t cid_base,
 int kmod_delete(struct kmod_env *k, uint32_t n, char *err, size_t errlen);
 /* Circuits the device holds (dev-get), or -errno. */
 long kmod_count(struct kmod_env *k);
+/*
+ * The device's cells relayed out and cells dropped for any reason, summed
+ * since it was made (dev-get counters).  0 or -errno.
+ */
+int kmod_cells(struct kmod_env *k, uint64_t *out, uint64_t *dropped);
 
 /* /proc/meminfo, in bytes. */
 struct kmem {

@@ -6,8 +6,9 @@
 
 reads DIR/bench.txt ("bench: NAME=VALUE UNIT"), DIR/not-measured.txt
 ("not-measured: NAME: REASON") and DIR/info.txt (KEY=VALUE about the run),
-writes DIR/results.md, DIR/payload.dat, DIR/scale.dat and, with gnuplot,
-DIR/payload.png and DIR/scale.png.
+writes DIR/results.md, DIR/payload.dat, DIR/scale.dat, DIR/e2e.dat,
+DIR/scale-vm.dat and, with gnuplot, the PNG of each (scale-vm and e2e only
+when their steps ran).
 """
 import os
 import re
@@ -163,6 +164,13 @@ def build_table(figs, units, missing, info):
     t.row("forward cells (VM): kfunc vs pure-BPF relay, Mpps",
           "vm_xdp_kfunc_fwd_rate", "vm_xdp_relay_fwd_rate", why_maq=kfunc,
           why_base=kfunc, ratio="vm_xdp_kfunc_vs_bpf_ratio")
+    t.row("forward cells, maquis.ko's own path without XDP (UDP socket, "
+          "VM), Mpps; baseline xdp_fwd", "vm_xdp_kmod_fwd_rate",
+          "vm_xdp_base_rate", why_maq=kfunc, why_base=kfunc,
+          ratio="vm_xdp_kmod_fwd_ratio")
+    t.row("forward cells (VM): kfunc XDP relay vs the module's socket path, "
+          "Mpps", "vm_xdp_kfunc_fwd_rate", "vm_xdp_kmod_fwd_rate",
+          why_maq=kfunc, why_base=kfunc, ratio="vm_xdp_kfunc_vs_kmod_ratio")
 
     t.section("2. 3-hop end to end (host), namespaces origin-r1-r2-r3-term: "
               "maquis with BPF-only relays (XDP, pure-BPF crypto) and "
@@ -210,6 +218,16 @@ def build_table(figs, units, missing, info):
                   why_maq=missing.get(vmaq))
             t.row("CPU seconds per GB vs %s" % what, "vm_e2e_maquis_cpu",
                   base + "_cpu", why_maq=missing.get(vmaq))
+            t.row("%s vs %s, Gb/s received" % (udp, what),
+                  "vm_e2e_maquis_udp", base + "_udp",
+                  why_maq=missing.get("vm_e2e_maquis_udp",
+                                      missing.get(vmaq)),
+                  ratio="vm_e2e_maquis_udp_ratio")
+            t.row("%s vs %s: datagrams lost, %%" % (udp, what),
+                  "vm_e2e_maquis_udp_loss", base + "_udp_loss",
+                  why_maq=missing.get("vm_e2e_maquis_udp",
+                                      missing.get(vmaq)),
+                  why_base=missing.get(base + "_udp"), ratio="-")
         why_tor = missing.get("vm_tor_tcp")
         t.row("throughput vs Tor (same VM), Gb/s", vmaq, "vm_tor_tcp",
               why_maq=missing.get(vmaq), why_base=why_tor)
@@ -280,10 +298,39 @@ def build_table(figs, units, missing, info):
               "xdp_fwd" % format(n, ","), "vm_xdp_scale_%d_kfunc_fwd_rate" % n,
               "vm_xdp_scale_%d_base_rate" % n,
               ratio="vm_xdp_scale_%d_kfunc_ratio" % n)
+        t.row("%s module circuits, the module's socket path, no XDP (VM), "
+              "Mpps; baseline xdp_fwd" % format(n, ","),
+              "vm_xdp_scale_%d_kmod_fwd_rate" % n,
+              "vm_xdp_scale_%d_base_rate" % n,
+              ratio="vm_xdp_scale_%d_kmod_ratio" % n)
         t.row("%s circuits, pure-BPF crypto (VM), Mpps" % format(n, ","),
               "vm_xdp_scale_%d_relay_fwd_rate" % n,
               "vm_xdp_scale_%d_base_rate" % n)
     return t
+
+
+def dat_line(first, vals):
+    """One line of a gnuplot data file: FIRST, then each value or NaN."""
+    return "%s %s\n" % (first, " ".join("NaN" if v is None else "%.6f" % v
+                                        for v in vals))
+
+
+def write_scale_vm(d, figs):
+    """scale-vm.dat (N, Mpps: kfunc, pure BPF, xdp_fwd, module socket path;
+    module bytes per circuit); False when the VM's scale step did not
+    run."""
+    ns = vm_scale_ns(figs)
+    with open(os.path.join(d, "scale-vm.dat"), "w") as f:
+        f.write("# module circuits, Mpps: kfunc relay, pure-BPF relay, "
+                "xdp_fwd, module socket path; kernel bytes per module "
+                "circuit\n")
+        for n in ns:
+            vals = [figs.get("vm_xdp_scale_%d_%s" % (n, k))
+                    for k in ("kfunc_fwd_rate", "relay_fwd_rate",
+                              "base_rate", "kmod_fwd_rate")]
+            vals.append(figs.get("kmod_bytes_per_circuit_%d" % n))
+            f.write(dat_line(n, vals))
+    return bool(ns)
 
 
 def write_dat(d, figs):
@@ -293,8 +340,7 @@ def write_dat(d, figs):
         for p in PAYLOADS:
             vals = [figs.get("xdp_%s_goodput_%d" % (k, p))
                     for k in ("relay_fwd", "relay_back", "base")]
-            f.write("%d %s\n" % (p, " ".join("NaN" if v is None else
-                                             "%.6f" % v for v in vals)))
+            f.write(dat_line(p, vals))
     with open(os.path.join(d, "scale.dat"), "w") as f:
         f.write("# circuits, Mpps: relay fwd, xdp_fwd\n")
         for n in scale_ns(figs):
@@ -302,6 +348,12 @@ def write_dat(d, figs):
                 n, figs.get("xdp_scale_%d_relay_fwd_rate" % n, float("nan")),
                 figs.get("xdp_scale_%d_base_rate" % n, float("nan"))))
 
+
+# the axes of both plots against the number of installed circuits
+CIRCUITS_X = r"""set ylabel 'Mpps (log scale)'
+set logscale x
+set xrange [500:2000000]
+set xtics ("10^3" 1000, "10^4" 10000, "10^5" 100000, "10^6" 1000000)"""
 
 GNUPLOT = r"""
 set terminal pngcairo size 900,560 noenhanced
@@ -320,10 +372,7 @@ plot '{d}/payload.dat' using 1:2 with linespoints lw 2 title 'maquis relay, forw
 set output '{d}/scale.png'
 set title "Forward rate vs installed circuits, one core, pure-BPF crypto"
 set xlabel 'installed circuits'
-set ylabel 'Mpps (log scale)'
-set logscale x
-set xrange [500:2000000]
-set xtics ("10^3" 1000, "10^4" 10000, "10^5" 100000, "10^6" 1000000)
+{circuits_x}
 set key top right
 plot '{d}/scale.dat' using 1:2 with linespoints lw 2 title 'maquis relay, forward', \
      '' using 1:3 with linespoints lw 2 title 'xdp_fwd baseline'
@@ -334,6 +383,26 @@ E2E_PATHS = (("e2e_plain", "plain routing"),
              ("e2e_wg", "WireGuard x3"),
              ("e2e_maquis_bpf", "maquis, BPF relays"),
              ("tor", "Tor"))
+
+GNUPLOT_SCALE_VM = r"""
+set terminal pngcairo size 900,560 noenhanced
+set grid
+set output '{d}/scale-vm.png'
+set title "Forward rate vs installed module circuits, one core, VM (QEMU TCG)"
+set xlabel 'installed circuits (module table for kfunc; BPF hash map for the others)'
+{circuits_x}
+set y2label 'kernel bytes per module circuit'
+set logscale y
+set y2range [0:*]
+set y2tics
+set ytics nomirror
+set key below
+plot '{d}/scale-vm.dat' using 1:2 with linespoints lw 2 title 'maquis relay, module kfunc crypto', \
+     '' using 1:3 with linespoints lw 2 title 'maquis relay, pure-BPF crypto', \
+     '' using 1:5 with linespoints lw 2 title 'maquis.ko socket path, no XDP', \
+     '' using 1:4 with linespoints lw 2 title 'xdp_fwd baseline', \
+     '' using 1:6 axes x1y2 with linespoints lw 1 dt 2 title 'module memory per circuit (right axis)'
+"""
 
 GNUPLOT_E2E = r"""
 set terminal pngcairo size 900,560 noenhanced
@@ -358,9 +427,7 @@ def write_e2e(d, figs):
     with open(os.path.join(d, "e2e.dat"), "w") as f:
         f.write("# path, Gb/s: TCP, UDP\n")
         for what, tcp, udp in rows:
-            f.write('"%s" %s %s\n' % (what, "NaN" if tcp is None else
-                                      "%.6f" % tcp, "NaN" if udp is None
-                                      else "%.6f" % udp))
+            f.write(dat_line('"%s"' % what, (tcp, udp)))
     return any(tcp is not None for _, tcp, _ in rows)
 
 
@@ -375,11 +442,14 @@ def gnuplot(script):
     return None
 
 
-def plot(d, e2e=False):
+def plot(d, e2e=False, scale_vm=False):
     """Each plot on its own, so that a step not run spoils only its plot."""
-    errs = [gnuplot(GNUPLOT.format(d=d))]
+    errs = [gnuplot(GNUPLOT.format(d=d, circuits_x=CIRCUITS_X))]
     if e2e:
         errs.append(gnuplot(GNUPLOT_E2E.format(d=d)))
+    if scale_vm:
+        errs.append(gnuplot(GNUPLOT_SCALE_VM.format(d=d,
+                                                    circuits_x=CIRCUITS_X)))
     errs = [e for e in errs if e]
     return "; ".join(errs) if errs else None
 
@@ -389,12 +459,16 @@ def main():
     figs, units, missing, info = load(d)
     t = build_table(figs, units, missing, info)
     write_dat(d, figs)
-    err = plot(d, write_e2e(d, figs))
+    err = plot(d, write_e2e(d, figs), write_scale_vm(d, figs))
     lines = ["# maquis bench, %s" % info.get("date", "?"), ""]
     lines.append("Host: %s; kernel %s; %s CPUs; mode %s; load average at "
-                 "start %s." % (info.get("host", "?"), info.get("kernel", "?"),
-                                info.get("cpus", "?"), info.get("mode", "?"),
-                                info.get("load", "?")))
+                 "start %s, at the end %s (1, 5, 15 min; a shared machine: "
+                 "the ratios are from one run, absolute figures move with "
+                 "the load); %s s." % (
+                     info.get("host", "?"), info.get("kernel", "?"),
+                     info.get("cpus", "?"), info.get("mode", "?"),
+                     info.get("load", "?"), info.get("load_end", "?"),
+                     info.get("seconds", "?")))
     lines.append("Ratio is maquis / baseline (for ns, RTT and CPU, lower is "
                  "better).  Cells are constant-size: the 64/512/1292-byte "
                  "rows are one measurement, multiplied by the payload.")
@@ -403,7 +477,8 @@ def main():
     lines.append("")
     if figs:
         lines.append("Raw figures: `bench.txt`; logs: `logs/`; plots: "
-                     "`payload.png`, `scale.png`, `e2e.png`.")
+                     "`payload.png`, `scale.png`, `e2e.png`%s." %
+                     (", `scale-vm.png`" if vm_scale_ns(figs) else ""))
     if err:
         lines.append("")
         lines.append("Plots missing: %s" % err)

@@ -4,7 +4,7 @@
 # `make bench`: every maquis benchmark, its baselines, a results folder.
 #
 #   tests/bench/run.sh [--quick] [--out DIR] [--vm | --no-vm] [--cpu N]
-#                      [--steps LIST] [--no-deps]
+#                      [--steps LIST] [--no-deps] [--vm-mem MB]
 #
 #   --quick     each measurement briefly (make check's smoke test): 0.2 s
 #               per XDP figure, scale 10^3 and 10^4 circuits only (instead
@@ -15,6 +15,9 @@
 #               3-hop circuit, the kfunc relay rate, the module's memory
 #               per circuit, setup through maquisd.  Default: on without
 #               --quick when QEMU is installed; --no-vm: off
+#   --vm-mem MB guest memory for the VM part (default: tests/vm/run.sh's,
+#               2048; at the peak, 10^6 module circuits and the 10^6-entry
+#               BPF map, the guest uses about 1.1 GB of it)
 #   --cpu N     CPU for the XDP measurements (default: the last one)
 #   --steps L   comma-separated subset of: perhop,scale,e2e,tor,vm,ctl
 #   --no-deps   do not install missing Debian packages
@@ -36,7 +39,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 
-QUICK=0 OUT= VM=auto CPU= STEPS=perhop,scale,e2e,tor,vm,ctl DEPS=1
+QUICK=0 OUT= VM=auto CPU= STEPS=perhop,scale,e2e,tor,vm,ctl DEPS=1 VM_MEM=
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--quick) QUICK=1 ;;
@@ -46,12 +49,15 @@ while [[ $# -gt 0 ]]; do
 	--cpu) CPU=$2; shift ;;
 	--steps) STEPS=$2; shift ;;
 	--no-deps) DEPS=0 ;;
+	--vm-mem) VM_MEM=$2; shift ;;
 	-h|--help) sed -n '4,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-	*) echo "usage: $0 [--quick] [--out DIR] [--vm|--no-vm] [--cpu N] [--steps LIST] [--no-deps]" >&2
+	*) echo "usage: $0 [--quick] [--out DIR] [--vm|--no-vm] [--cpu N] [--steps LIST] [--no-deps] [--vm-mem MB]" >&2
 	   exit 2 ;;
 	esac
 	shift
 done
+[[ -z $VM_MEM || $VM_MEM =~ ^[0-9]+$ ]] ||
+	{ echo "bench: --vm-mem takes megabytes, not '$VM_MEM'" >&2; exit 2; }
 
 if [[ $(id -u) != 0 ]]; then
 	echo "bench: needs root (BPF, network namespaces, packages)" >&2
@@ -156,6 +162,7 @@ progress "packages and build"
 	echo "kernel=$(uname -r)"
 	echo "cpus=$(nproc)"
 	echo "load=$(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "uptime_start=$(uptime)"
 	echo "mode=$( ((QUICK)) && echo quick || echo full)"
 	echo "tmpdir=$TMPDIR"
 	echo "tag=$MAQ_BENCH_TAG"
@@ -234,7 +241,8 @@ if want vm; then
 		vmout=$top/build/vm/out/bench-$$
 		mkdir -p "$vmout"
 		step vm vm_e2e_plain_tcp "$top/tests/vm/run.sh" \
-			--timeout "$( ((QUICK)) && echo 600 || echo 1500)" -- \
+			--timeout "$( ((QUICK)) && echo 600 || echo 2400)" \
+			${VM_MEM:+--mem "$VM_MEM"} -- \
 			tests/bench/vm.sh "${q[@]}" --out "$vmout"
 		mkdir -p "$OUT/logs/raw-vm"
 		cp -r "$vmout/." "$OUT/logs/raw-vm/" 2>/dev/null
@@ -257,6 +265,12 @@ fi
 # --- report ---------------------------------------------------------------
 
 progress "report"
+# the machine is shared: the load at the end says how busy it was meanwhile
+{
+	echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "uptime_end=$(uptime)"
+	echo "seconds=$(($(date +%s) - T0))"
+} >>"$OUT/info.txt"
 if ! python3 "$here/report.py" "$OUT" >"$OUT/logs/report.log" 2>&1; then
 	echo "  report failed, see $OUT/logs/report.log"
 	FAILED=1

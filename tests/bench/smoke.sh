@@ -23,7 +23,8 @@ fi
 unshare -n true 2>/dev/null || skip "cannot create network namespaces"
 
 out=$(mktemp -d /tmp/maq-bench-smoke.XXXXXX)
-trap 'rm -rf "$out"' EXIT
+ipid=
+trap '[[ -n $ipid ]] && kill -TERM "$ipid" 2>/dev/null; wait; rm -rf "$out"' EXIT
 
 n=0 fail=0
 check() {	# check NAME COMMAND...
@@ -39,7 +40,7 @@ check() {	# check NAME COMMAND...
 	fi
 }
 
-echo "1..11"
+echo "1..12"
 t0=$(date +%s)
 timeout "$TIMEOUT" "$here/run.sh" --quick --out "$out/r" >"$out/run.log" 2>&1 &
 pid=$!
@@ -117,13 +118,12 @@ check "e2e: maquis with BPF-only relays measured or explained" e2e
 logs() { [[ -s $r/logs/perhop.log && -s $r/logs/e2e.log && -s $r/logs/tor.log ]]; }
 check "raw logs kept" logs
 
-# Nothing left behind: namespaces, processes, temporary files.
-clean() {
-	local tmp tag p
+# Nothing left behind by the run with temporary folder TMP and tag TAG:
+# namespaces, processes, BPF pins, temporary files.
+gone() {	# gone TMP TAG
+	local tmp=$1 tag=$2 p
 
-	tmp=$(sed -n 's/^tmpdir=//p' "$r/info.txt")
-	tag=$(sed -n 's/^tag=//p' "$r/info.txt")
-	[[ -n $tmp && ! -e $tmp ]] || { echo "# $tmp still there"; return 1; }
+	[[ -n $tmp && ! -e $tmp ]] || { echo "# ${tmp:-tmpdir} still there"; return 1; }
 	! ip netns list | grep -q "^mqb$tag-" || { echo "# namespaces left"; return 1; }
 	[[ ! -e /sys/fs/bpf/maq-bench-$tag ]] || { echo "# BPF pins left"; return 1; }
 	for p in /proc/[0-9]*; do
@@ -132,6 +132,43 @@ clean() {
 	done
 	return 0
 }
+clean() {
+	gone "$(sed -n 's/^tmpdir=//p' "$r/info.txt")" \
+		"$(sed -n 's/^tag=//p' "$r/info.txt")"
+}
 check "cleaned up (namespaces, processes, temp files)" clean
+
+# The same when a run is interrupted in the middle of a step: TERM while
+# e2e.sh has its namespaces up (iperf3 and the relays running in them).
+interrupted() {
+	local pid tmp i ns
+
+	"$here/run.sh" --quick --no-deps --steps e2e --out "$out/i" \
+		>"$out/interrupted.log" 2>&1 &
+	pid=$! ipid=$!
+	for ((i = 0; i < 600; i++)); do
+		ip netns list | grep -q "^mqb$pid-" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	ns=$(ip netns list | grep -c "^mqb$pid-")
+	tmp=$(sed -n 's/^tmpdir=//p' "$out/i/info.txt" 2>/dev/null)
+	sleep 1
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < 300; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		echo "# run.sh still running 30 s after TERM"
+		kill -KILL "$pid"
+		return 1
+	fi
+	wait "$pid"
+	ipid=
+	((ns > 0)) || { echo "# no namespace came up to interrupt"; return 1; }
+	gone "$tmp" "$pid"
+}
+check "interrupted in a step: namespaces, processes, pins and temp files gone" interrupted
 
 exit "$fail"

@@ -8,13 +8,15 @@
 #
 #   vm_e2e_*            e2e.sh: plain routing, kernel WireGuard, and the
 #                       maquis module's 3-hop circuit (e2e.sh inserts
-#                       kmod/maquis.ko)
+#                       kmod/maquis.ko): iperf3 TCP, iperf3 UDP at the
+#                       largest payload one cell carries, ping
 #   vm_tor_*            tor.sh: the private Tor network, in the same VM, so
 #                       that maquis / Tor is a like-for-like ratio
 #   vm_xdp_*, kmod_*    xdp_rate --kfunc: the XDP relay with the module's
 #                       kfunc crypto next to the pure-BPF relay and xdp_fwd;
-#                       the same with 10^3 and 10^5 module circuits, and
-#                       the kernel memory they take
+#                       the same with 10^3, 10^5 and 10^6 module circuits
+#                       (10^3 and 10^4 with --quick), and the kernel memory
+#                       they take
 #   vm_ctl_*            ctl_e2e.sh: circuit setup through maquisd
 #
 # QEMU runs TCG (no KVM): figures compare only with each other.
@@ -53,7 +55,7 @@ part() {	# part NAME COMMAND...: one part, its failure noted, the rest goes on
 
 # the module's circuit here; BPF-only relays are the host's figures
 part e2e "$here/e2e.sh" "${q[@]}" --prefix vm_e2e --wg kernel --out "$OUT" \
-	--paths plain,wg,maquis --no-udp
+	--paths plain,wg,maquis
 
 # e2e.sh inserted maquis.ko for its circuit; should it not have, the rest
 # needs it too
