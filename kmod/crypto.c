@@ -32,20 +32,31 @@ void maq_chacha20(u8 *dst, const u8 *src, size_t len,
 	memzero_explicit(k, sizeof(k));
 }
 
-void maq_poly1305_aead(u8 tag[MAQ_TAG_LEN], const u8 *ct, size_t len,
-		       const u8 otk[32])
+void maq_poly1305_aead_ad(u8 tag[MAQ_TAG_LEN], const u8 *ad, size_t adlen,
+			  const u8 *ct, size_t len, const u8 otk[32])
 {
+	static const u8 zero[16];
 	struct poly1305_desc_ctx desc;
 	u8 lens[16];
 
-	/* No associated data; @len is a multiple of 16, so no padding. */
-	put_unaligned_le64(0, lens);
+	put_unaligned_le64(adlen, lens);
 	put_unaligned_le64(len, lens + 8);
 	poly1305_init(&desc, otk);
+	if (adlen) {
+		poly1305_update(&desc, ad, adlen);
+		poly1305_update(&desc, zero, -adlen & 15);
+	}
 	poly1305_update(&desc, ct, len);
+	poly1305_update(&desc, zero, -len & 15);
 	poly1305_update(&desc, lens, sizeof(lens));
 	poly1305_final(&desc, tag);
 	memzero_explicit(&desc, sizeof(desc));
+}
+
+void maq_poly1305_aead(u8 tag[MAQ_TAG_LEN], const u8 *ct, size_t len,
+		       const u8 otk[32])
+{
+	maq_poly1305_aead_ad(tag, NULL, 0, ct, len, otk);
 }
 
 /*

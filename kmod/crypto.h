@@ -17,6 +17,8 @@ void maq_chacha20(u8 *dst, const u8 *src, size_t len,
 		  const u8 key[MAQ_KEY_LEN], u64 nonce, u32 counter);
 void maq_poly1305_aead(u8 tag[MAQ_TAG_LEN], const u8 *ct, size_t len,
 		       const u8 otk[32]);
+void maq_poly1305_aead_ad(u8 tag[MAQ_TAG_LEN], const u8 *ad, size_t adlen,
+			  const u8 *ct, size_t len, const u8 otk[32]);
 
 static inline int maq_tag_equal(const u8 *a, const u8 *b)
 {

@@ -17,13 +17,19 @@
  *                          const u8 otk[32]);
  *	the RFC 8439 AEAD tag without associated data, @len a multiple of
  *	16: Poly1305(otk, ct || le64(0) || le64(len)).
+ *   void maq_poly1305_aead_ad(u8 tag[MAQ_TAG_LEN], const u8 *ad,
+ *                             size_t adlen, const u8 *ct, size_t len,
+ *                             const u8 otk[32]);
+ *	the general RFC 8439 AEAD tag: Poly1305(otk, ad || pad16 || ct ||
+ *	pad16 || le64(adlen) || le64(len)), for the end-to-end layer.
  *   int maq_tag_equal(const u8 *a, const u8 *b);
  *	constant-time comparison of two 16-byte tags, true when equal.
  *   void maq_wipe(void *p, size_t len);
  *	memzero_explicit / sodium_memzero.
  *
- * All lengths here are compile-time constants, multiples of 64, so there is
- * no partial block or padding case anywhere.
+ * All lengths of the onion are compile-time constants, multiples of 64, so
+ * there is no partial block or padding case there; only the end-to-end
+ * layer, at the end, seals packets of any length.
  */
 #ifndef _MAQUIS_LAYER_H
 #define _MAQUIS_LAYER_H
@@ -255,6 +261,91 @@ static inline u8 *maq_relay_back(u8 *cell, const u8 key[MAQ_KEY_LEN],
 		       key, seq_out & MAQ_SEQ_CTR_MASK);
 	maq_cell_put_hdr(out, cid_out, seq_out);
 	return out;
+}
+
+/*
+ * End-to-end layer (PROTOCOL 9, "End-to-end layer"): an origin with
+ * e2e keys seals each packet it sends to the far origin of a rendezvous
+ * inside the innermost plaintext, so the rendezvous relay, which opens the
+ * last onion layer, reads nothing.  @inner is where the inner header goes
+ * (MAQ_PAYLOAD_OFF into the innermost plaintext), MAQ_INNER_MTU bytes
+ * follow it:
+ *
+ *   0      1       2        4            12             12+len    28+len
+ *   +------+-------+--------+------------+----------------+---------+
+ *   | 1    | E2E   | be16   | be64 ctr   | ChaCha20(pkt)  | tag     |
+ *   +------+-------+--------+------------+----------------+---------+
+ *    type   flags   len = len(pkt) + 24
+ *
+ * That is the IETF ChaCha20-Poly1305 AEAD of the packet under the sender's
+ * send key, nonce 4 zero bytes || le64(ctr), associated data the 12 bytes
+ * before the ciphertext.  The counter starts at 0 for each key and never
+ * repeats; the receiver keeps a replay window of its own on it.
+ */
+#define MAQ_INNER_F_E2E		0x01
+#define MAQ_E2E_CTR_LEN		8
+#define MAQ_E2E_AD_LEN		(MAQ_INNER_HDR_LEN + MAQ_E2E_CTR_LEN)	/* 12 */
+#define MAQ_E2E_OVERHEAD	(MAQ_E2E_CTR_LEN + MAQ_TAG_LEN)		/* 24 */
+#define MAQ_E2E_MTU		(MAQ_INNER_MTU - MAQ_E2E_OVERHEAD)	/* 1268 */
+
+/* Seal the @len-byte packet already at @inner + MAQ_E2E_AD_LEN in place. */
+static inline void maq_e2e_seal(u8 *inner, size_t len,
+				const u8 key[MAQ_KEY_LEN], u64 ctr)
+{
+	size_t total = len + MAQ_E2E_OVERHEAD;
+	u8 *ct = inner + MAQ_E2E_AD_LEN;
+	u8 b0[64];
+	int i;
+
+	inner[0] = MAQ_INNER_IP;
+	inner[1] = MAQ_INNER_F_E2E;
+	inner[2] = (u8)(total >> 8);
+	inner[3] = (u8)total;
+	for (i = 0; i < 8; i++)
+		inner[MAQ_INNER_HDR_LEN + i] = (u8)(ctr >> (56 - 8 * i));
+	maq_layer_block0(b0, key, ctr);
+	maq_chacha20(ct, ct, len, key, ctr, 1);
+	maq_poly1305_aead_ad(ct + len, inner, MAQ_E2E_AD_LEN, ct, len, b0);
+	maq_wipe(b0, sizeof(b0));
+}
+
+/*
+ * The counter and packet length of the sealed payload at @inner (its
+ * header says E2E); -1 when the length cannot be one, before any crypto,
+ * so the receiver can check its replay window first.
+ */
+static inline int maq_e2e_parse(const u8 *inner, u64 *ctr, size_t *len)
+{
+	size_t total = (size_t)inner[2] << 8 | inner[3];
+	int i;
+
+	if (total < MAQ_E2E_OVERHEAD || total > MAQ_INNER_MTU)
+		return -1;
+	*len = total - MAQ_E2E_OVERHEAD;
+	*ctr = 0;
+	for (i = 0; i < 8; i++)
+		*ctr = *ctr << 8 | inner[MAQ_INNER_HDR_LEN + i];
+	return 0;
+}
+
+/*
+ * Verify and decrypt what maq_e2e_parse() found: the packet is then at
+ * @inner + MAQ_E2E_AD_LEN.  On failure (-1) @inner is untouched.
+ */
+static inline int maq_e2e_open(u8 *inner, size_t len,
+			       const u8 key[MAQ_KEY_LEN], u64 ctr)
+{
+	u8 *ct = inner + MAQ_E2E_AD_LEN;
+	u8 b0[64], want[MAQ_TAG_LEN];
+	int ok;
+
+	maq_layer_block0(b0, key, ctr);
+	maq_poly1305_aead_ad(want, inner, MAQ_E2E_AD_LEN, ct, len, b0);
+	ok = maq_tag_equal(want, ct + len);
+	if (ok)
+		maq_chacha20(ct, ct, len, key, ctr, 1);
+	maq_wipe(b0, sizeof(b0));
+	return ok ? 0 : -1;
 }
 
 #endif /* _MAQUIS_LAYER_H */

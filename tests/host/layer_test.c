@@ -22,7 +22,13 @@
  *    makes the origin fail, at exactly the layer back_blame() predicts,
  *    except the 16 body bytes a relay drops, which are harmless; control
  *    sealed by a relay with its control key opens with src = that hop;
- *  - maq_seq_next() keeps the phase bit and adds modulo 2^63.
+ *  - maq_seq_next() keeps the phase bit and adds modulo 2^63;
+ *  - the end-to-end layer (PROTOCOL 9) is libsodium's ChaCha20-Poly1305
+ *    IETF AEAD of the packet, nonce 0^4 || le64(ctr), AD the inner header
+ *    and counter, for every packet length 0..MAQ_E2E_MTU; maq_e2e_open()
+ *    inverts it and refuses any flipped bit (header and counter included)
+ *    or the other direction's key without touching the payload, and
+ *    maq_e2e_parse() refuses lengths no sealed packet has.
  *
  * Buffers handed to layer.h are heap blocks of the exact size the API
  * promises to touch, so the ASan build catches any overrun of them.
@@ -502,6 +508,111 @@ TEST(layer_open_refuses_any_bit_flip)
 		ASSERT_EQ(0, maq_layer_open(buf, buf + B, key, seq, NULL));
 	}
 	free(buf);
+}
+
+/* ---------------------------------------------------------------------- */
+/* End-to-end layer                                                       */
+/* ---------------------------------------------------------------------- */
+
+static void e2e_nonce(u8 n[12], u64 ctr)
+{
+	u64 le = htole64(ctr);
+
+	memset(n, 0, 4);
+	memcpy(n + 4, &le, 8);
+}
+
+TEST(e2e_seal_is_ietf_aead)
+{
+	u8 key[MAQ_KEY_LEN], pkt[MAQ_E2E_MTU], c[MAQ_E2E_MTU], tag[T], n[12];
+	u8 *inner = malloc(MAQ_INNER_HDR_LEN + MAQ_INNER_MTU);
+	u8 *pt = malloc(MAQ_E2E_MTU + 1);
+	size_t len, got;
+	u64 ctr, want_ctr;
+
+	ASSERT_EQ(0, maq_crypto_init());
+	ASSERT_NE(NULL, inner);
+	ASSERT_NE(NULL, pt);
+	ASSERT_EQ(1268, MAQ_E2E_MTU);
+	for (len = 0; len <= MAQ_E2E_MTU; len++) {
+		randombytes_buf(key, sizeof(key));
+		randombytes_buf(pkt, len);
+		want_ctr = len < 4 ? (u64[]){ 0, 1, ~0ULL, 1ULL << 63 }[len] :
+				     rnd64();
+		memset(inner, 0x5a, MAQ_INNER_HDR_LEN + MAQ_INNER_MTU);
+		memcpy(inner + MAQ_E2E_AD_LEN, pkt, len);
+		maq_e2e_seal(inner, len, key, want_ctr);
+
+		ASSERT_EQ(MAQ_INNER_IP, inner[0]);
+		ASSERT_EQ(MAQ_INNER_F_E2E, inner[1]);
+		ASSERT_EQ(len + 24, (size_t)(inner[2] << 8 | inner[3]));
+		e2e_nonce(n, want_ctr);
+		crypto_aead_chacha20poly1305_ietf_encrypt_detached(c, tag,
+				NULL, pkt, len, inner, MAQ_E2E_AD_LEN, NULL, n,
+				key);
+		ASSERT_EQ(0, memcmp(inner + MAQ_E2E_AD_LEN, c, len))
+			TH_LOG("len %zu", len);
+		ASSERT_EQ(0, memcmp(inner + MAQ_E2E_AD_LEN + len, tag, T))
+			TH_LOG("len %zu", len);
+		/* nothing after the tag is touched */
+		if (len < MAQ_E2E_MTU)
+			ASSERT_EQ(0x5a, inner[MAQ_E2E_AD_LEN + len + T]);
+		/* libsodium opens what we sealed */
+		ASSERT_EQ(0, crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+				pt, NULL, inner + MAQ_E2E_AD_LEN, len,
+				inner + MAQ_E2E_AD_LEN + len, inner,
+				MAQ_E2E_AD_LEN, n, key));
+		ASSERT_EQ(0, memcmp(pt, pkt, len));
+
+		ASSERT_EQ(0, maq_e2e_parse(inner, &ctr, &got));
+		ASSERT_EQ(want_ctr, ctr);
+		ASSERT_EQ(len, got);
+		ASSERT_EQ(0, maq_e2e_open(inner, got, key, ctr));
+		ASSERT_EQ(0, memcmp(inner + MAQ_E2E_AD_LEN, pkt, len));
+	}
+	free(inner);
+	free(pt);
+}
+
+TEST(e2e_open_refuses_tampering_and_bad_lengths)
+{
+	enum { LEN = 61, ALL = MAQ_E2E_AD_LEN + LEN + T };
+	u8 key[2][MAQ_KEY_LEN], c[ALL], buf[MAQ_INNER_HDR_LEN + MAQ_INNER_MTU];
+	size_t len, total;
+	u64 ctr;
+	int bit;
+
+	ASSERT_EQ(0, maq_crypto_init());
+	randombytes_buf(key, sizeof(key));
+	randombytes_buf(c, sizeof(c));
+	maq_e2e_seal(c, LEN, key[0], 77);
+	for (bit = 0; bit < ALL * 8; bit++) {
+		memcpy(buf, c, ALL);
+		buf[bit / 8] ^= 1 << (bit % 8);
+		/* a flipped length is refused by parse or by the tag */
+		if (maq_e2e_parse(buf, &ctr, &len) || len != LEN)
+			continue;
+		ASSERT_NE(0, maq_e2e_open(buf, len, key[0], ctr))
+			TH_LOG("bit %d accepted", bit);
+		ASSERT_EQ(c[bit / 8] ^ (1 << (bit % 8)), buf[bit / 8]);
+		buf[bit / 8] ^= 1 << (bit % 8);
+		ASSERT_EQ(0, memcmp(buf, c, ALL));
+	}
+	/* the other direction's key, another counter */
+	memcpy(buf, c, ALL);
+	ASSERT_EQ(0, maq_e2e_parse(buf, &ctr, &len));
+	ASSERT_NE(0, maq_e2e_open(buf, len, key[1], ctr));
+	ASSERT_NE(0, maq_e2e_open(buf, len, key[0], ctr + 1));
+	ASSERT_EQ(0, memcmp(buf, c, ALL));
+	ASSERT_EQ(0, maq_e2e_open(buf, len, key[0], ctr));
+
+	/* lengths: below the overhead or beyond the inner MTU */
+	for (total = 0; total < 0x10000; total++) {
+		buf[2] = (u8)(total >> 8);
+		buf[3] = (u8)total;
+		ASSERT_EQ(total >= 24 && total <= MAQ_INNER_MTU ? 0 : -1,
+			  maq_e2e_parse(buf, &ctr, &len)) TH_LOG("%zu", total);
+	}
 }
 
 /* ---------------------------------------------------------------------- */
