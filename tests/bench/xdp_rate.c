@@ -61,6 +61,7 @@
 #include "bench.h"
 #include "bench.skel.h"
 #include "kmod_circ.h"
+#include "../lib/util.h"
 
 #define CID_BASE	0x00100000u	/* circuits: CID_BASE .. + N - 1 */
 #define CID_SELF	0x7ff00001u	/* the self-relabelling circuit */
@@ -103,14 +104,6 @@ static double target_secs = 2.0;
 static int failures;
 static const char *prefix = "xdp";
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* A counter as an origin would give a hop: below 2^61. */
 static __u64 rand64_ctr(void)
 {
@@ -129,14 +122,6 @@ static __u64 gcd(__u64 a, __u64 b)
 		b = t;
 	}
 	return a;
-}
-
-static double cputime(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static void fig(const char *name, double v, const char *unit)
@@ -261,24 +246,6 @@ static int populate(struct env *e, __u32 n, int dir)
 	return 0;
 }
 
-/* What the kernel charges for the circuit map (fdinfo memlock). */
-static long long map_memlock(int fd)
-{
-	char path[64], line[256];
-	long long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "memlock: %lld", &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
-
 /* Frames base_ctr + i, i < BENCH_NFRAMES, sealed with the bench key. */
 static int fill_frames(struct env *e)
 {
@@ -368,15 +335,15 @@ static int measure(struct env *e, const char *label, int prog_fd, int stats_fd,
 			.repeat = chunk,
 			.flags = BPF_F_TEST_XDP_LIVE_FRAMES,
 		);
-		t0 = now();
-		c0 = cputime();
+		t0 = maq_now();
+		c0 = maq_cputime();
 		if (bpf_prog_test_run_opts(prog_fd, &opts)) {
 			fprintf(stderr, "%s: BPF_PROG_TEST_RUN: %s\n", label,
 				strerror(errno));
 			return -1;
 		}
-		r->wall += now() - t0;
-		r->cpu += cputime() - c0;
+		r->wall += maq_now() - t0;
+		r->cpu += maq_cputime() - c0;
 		kern = (double)opts.duration * chunk * 1e-9;
 		r->secs += kern;
 		r->runs += chunk;
@@ -562,7 +529,7 @@ static int scale(struct env *e, const __u32 *ns, int nn)
 	int i;
 
 	for (i = 0; i < nn; i++) {
-		double t0 = now();
+		double t0 = maq_now();
 		int cfd;
 
 		if (load(e, ns[i])) {
@@ -575,9 +542,9 @@ static int scale(struct env *e, const __u32 *ns, int nn)
 				ns[i], strerror(errno));
 			return -1;
 		}
-		mem = map_memlock(cfd);
+		mem = maq_map_memlock(cfd);
 		printf("# scale: %u circuits installed in %.2f s, map memlock "
-		       "%lld bytes\n", ns[i], now() - t0, mem);
+		       "%lld bytes\n", ns[i], maq_now() - t0, mem);
 		snprintf(name, sizeof(name), "relay fwd %u", ns[i]);
 		if (measure_fed(e, name, bpf_program__fd(e->relay->progs.maq_relay),
 				bpf_map__fd(e->relay->maps.maq_stats), ns[i], 1,
@@ -827,10 +794,10 @@ static int scale_kfunc(struct env *e, const __u32 *ns, int nn)
 			return -1;
 		}
 		kmem_settle(&m0);
-		t0 = now();
+		t0 = maq_now();
 		if (kmod_put(e, n))
 			return -1;
-		secs = now() - t0;
+		secs = maq_now() - t0;
 		kmem_settle(&m1);
 		kmem_log("before", &m0);
 		kmem_log("with the circuits", &m1);
@@ -840,11 +807,11 @@ static int scale_kfunc(struct env *e, const __u32 *ns, int nn)
 		snprintf(tag, sizeof(tag), " %u", n);
 		if (fwd_all(e, n, 1, tag, &kf, &mod, &bpf, &base))
 			return -1;
-		t0 = now();
+		t0 = maq_now();
 		if (kmod_drop(e, n))
 			return -1;
 		printf("# scale: %u module circuits deleted in %.2f s\n", n,
-		       now() - t0);
+		       maq_now() - t0);
 		kmem_settle(&m2);
 		kmem_log("after deleting them", &m2);
 

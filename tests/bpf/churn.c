@@ -23,6 +23,7 @@
 
 #include "maq_test.h"
 #include "../../daemon/xdp.h"
+#include "../lib/util.h"
 
 #include "kselftest_harness.h"
 #include "xdp_check.h"
@@ -62,49 +63,6 @@ FIXTURE(churn) {
 	struct endpoint nexts[4];
 };
 
-static long env_long(const char *name, long def)
-{
-	const char *s = getenv(name);
-	char *end;
-	long v;
-
-	if (!s || !*s)
-		return def;
-	v = strtol(s, &end, 10);
-	if (*end || v <= 0) {
-		fprintf(stderr, "%s=%s: not a positive number, using %ld\n",
-			name, s, def);
-		return def;
-	}
-	return v;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* "memlock:" of /proc/self/fdinfo/<fd>, or -1. */
-static long map_memlock(int fd)
-{
-	char path[64], line[128];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "memlock: %ld", &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
-
 /* Keys of a map, walked as a userspace tool would; -errno on failure. */
 static long map_keys(int fd, __u32 key_size)
 {
@@ -138,7 +96,7 @@ static int snap_maps(FIXTURE_DATA(churn) *self, struct map_snap *s)
 		s->type[i] = info.type;
 		snprintf(s->name[i], sizeof(s->name[i]), "%s", info.name);
 		s->keys[i] = map_keys(self->map_fd[i], info.key_size);
-		s->memlock[i] = map_memlock(self->map_fd[i]);
+		s->memlock[i] = maq_map_memlock(self->map_fd[i]);
 		if (s->keys[i] < 0)
 			return s->keys[i];
 	}
@@ -352,8 +310,8 @@ static void check_maps(struct __test_metadata *_metadata,
 
 TEST_F_TIMEOUT(churn, hops, 600)
 {
-	long target = env_long("MAQ_BPF_CHURN", 100000);
-	double limit = env_long("MAQ_BPF_CHURN_SECONDS", 60);
+	long target = maq_env_long("MAQ_BPF_CHURN", 100000, 1L << 30);
+	double limit = maq_env_long("MAQ_BPF_CHURN_SECONDS", 60, 3600);
 	int ci = map_index(&self->start, "maq_circuits");
 	__u64 s0[MAQ_STAT_MAX], s1[MAQ_STAT_MAX];
 	__u64 probes = 0, probe_bytes = 0, dead = 0, collisions = 0;
@@ -388,8 +346,8 @@ TEST_F_TIMEOUT(churn, hops, 600)
 	atomic_init(&live->stop, false);
 	ASSERT_EQ(0, pthread_create(&th, NULL, live_cells, live));
 
-	t0 = now_s();
-	while (added < target && now_s() - t0 < limit) {
+	t0 = maq_now();
+	while (added < target && maq_now() - t0 < limit) {
 		int n = target - added < BATCH ? target - added : BATCH;
 		struct map_snap s;
 
@@ -466,7 +424,7 @@ TEST_F_TIMEOUT(churn, hops, 600)
 		for (i = 0; i < n; i++)
 			sodium_memzero(&batch[i], sizeof(batch[i]));
 	}
-	t_churn = now_s() - t0;
+	t_churn = maq_now() - t0;
 
 	atomic_store(&live->stop, true);
 	pthread_join(th, NULL);
