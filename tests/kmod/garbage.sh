@@ -42,11 +42,9 @@ HOSTS=(origin relay term junk)
 tmp=$(mktemp -d /tmp/maq-garbage.XXXXXX)
 backlog=$(cat /proc/sys/net/core/netdev_max_backlog)
 
-ksft=$("$top/kmod/fetch-kernel.sh" source 2>/dev/null)/tools/testing/selftests
-# shellcheck source=/dev/null
-. "$ksft/kselftest/ktap_helpers.sh" || { echo "Bail out! no ktap_helpers.sh"; exit 1; }
+# shellcheck source=../lib/ktap.sh
+. "$top/tests/lib/ktap.sh"
 
-log() { echo "# $*"; }
 n() { local h=$1; shift; ip netns exec "mg-$h" "$@"; }
 mt() { local h=$1; shift; "$maqtool" -n "mg-$h" "$@"; }
 
@@ -65,27 +63,6 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-# run NAME FUNCTION: one KTAP test, errexit in a subshell (as netns.sh).
-run() {
-	local name=$1 rc
-
-	shift
-	(
-		set -eE -o pipefail
-		trap 'echo "# FAILED at line $LINENO: $BASH_COMMAND"' ERR
-		"$@"
-	)
-	rc=$?
-	if ((rc == 4)); then
-		ktap_test_skip "$name"
-	elif ((rc == 0)); then
-		ktap_test_pass "$name"
-	else
-		ktap_test_fail "$name"
-	fi
-	return "$rc"
-}
 
 ensure_module() {
 	local d

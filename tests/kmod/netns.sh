@@ -41,12 +41,9 @@ HOSTS=(origin r1 r2 r3 term)
 RELAYS=(r1 r2 r3)
 tmp=$(mktemp -d /tmp/maq-netns.XXXXXX)
 
-ksft=$("$top/kmod/fetch-kernel.sh" source 2>/dev/null)/tools/testing/selftests
-# The kernel's KTAP helpers; the build fetched linux-source-6.12 already.
-# shellcheck source=/dev/null
-. "$ksft/kselftest/ktap_helpers.sh" || { echo "Bail out! no ktap_helpers.sh"; exit 1; }
+# shellcheck source=../lib/ktap.sh
+. "$top/tests/lib/ktap.sh"
 
-log() { echo "# $*"; }
 n() { local h=$1; shift; ip netns exec "mq-$h" "$@"; }
 mt() { local h=$1; shift; "$maqtool" -n "mq-$h" "$@"; }
 
@@ -63,28 +60,6 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-# run NAME FUNCTION: one KTAP test.  FUNCTION runs in a subshell with
-# errexit, so every failing [[ ]] fails the test at the line that says why.
-run() {
-	local name=$1 rc
-
-	shift
-	(
-		set -eE -o pipefail
-		trap 'echo "# FAILED at line $LINENO: $BASH_COMMAND"' ERR
-		"$@"
-	)
-	rc=$?
-	if ((rc == 4)); then
-		ktap_test_skip "$name"
-	elif ((rc == 0)); then
-		ktap_test_pass "$name"
-	else
-		ktap_test_fail "$name"
-	fi
-	return "$rc"
-}
 
 ensure_module() {
 	local d
