@@ -112,7 +112,7 @@ int maq_hopctl_get(const u8 *msg, size_t len, u8 *type, u64 *nonce)
 	if (msg[1] != MAQ_HOPCTL_VERSION || !maq_all_zero(msg + 2, 6) ||
 	    !maq_all_zero(msg + 16, MAQ_HOPCTL_LEN - 16))
 		return -EPROTO;
-	if (msg[0] != MAQ_HOPCTL_DESTROY && msg[0] != MAQ_HOPCTL_DESTROYED)
+	if (msg[0] < MAQ_HOPCTL_DESTROY || msg[0] > MAQ_HOPCTL_PONG)
 		return -EPROTO;
 	*type = msg[0];
 	*nonce = maq_get_be64(msg + 8);

@@ -120,7 +120,9 @@ int maq_ctl_get(const u8 *cell, size_t len, u8 *type, u32 *handle);
  *
  * DESTROY goes from the origin to a hop; the hop answers DESTROYED with the
  * same nonce once its state is gone, and sends DESTROYED with a fresh nonce
- * on its own when it removes its hop (shutdown).
+ * on its own when it removes its hop (shutdown, upstream silent).  PING
+ * goes from the origin to a hop, which answers PONG with the same nonce
+ * (liveness, PROTOCOL 7.5).
  */
 #define MAQ_HOPCTL_LEN		256
 #define MAQ_HOPCTL_VERSION	1
@@ -128,6 +130,8 @@ int maq_ctl_get(const u8 *cell, size_t len, u8 *type, u32 *handle);
 enum maq_hopctl_type {
 	MAQ_HOPCTL_DESTROY	= 1,
 	MAQ_HOPCTL_DESTROYED	= 2,
+	MAQ_HOPCTL_PING		= 3,
+	MAQ_HOPCTL_PONG		= 4,
 };
 
 void maq_hopctl_put(u8 msg[MAQ_HOPCTL_LEN], u8 type, u64 nonce);

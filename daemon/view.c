@@ -32,6 +32,10 @@ void maq_view_free(struct maq_view *v)
 	v->relay = NULL;
 	v->n = 0;
 	v->cap = 0;
+	free(v->trust);
+	v->trust = NULL;
+	v->n_trust = 0;
+	v->cap_trust = 0;
 }
 
 static u64 relay_id(const struct maq_relay *r)
@@ -540,6 +544,138 @@ unsigned int maq_view_sample(const struct maq_view *v, u64 now,
 	return k;
 }
 
+/* --- local trust ------------------------------------------------------- */
+
+/* First trust record whose identity is >= @id. */
+static size_t trust_lower(const struct maq_view *v,
+			  const u8 id[MAQ_ID_PK_LEN])
+{
+	size_t lo = 0, hi = v->n_trust;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(v->trust[mid].id, id, MAQ_ID_PK_LEN) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+const struct maq_trust *maq_view_trust(const struct maq_view *v,
+				       const u8 id[MAQ_ID_PK_LEN])
+{
+	size_t i = trust_lower(v, id);
+
+	if (i < v->n_trust && !memcmp(v->trust[i].id, id, MAQ_ID_PK_LEN))
+		return &v->trust[i];
+	return NULL;
+}
+
+static struct maq_trust *trust_get(struct maq_view *v,
+				   const u8 id[MAQ_ID_PK_LEN], u64 now)
+{
+	struct maq_trust *t;
+	size_t i = trust_lower(v, id);
+
+	if (i < v->n_trust && !memcmp(v->trust[i].id, id, MAQ_ID_PK_LEN))
+		return &v->trust[i];
+	if (v->n_trust >= MAQ_TRUST_MAX) {
+		if (!maq_view_trust_expire(v, now))
+			return NULL;
+		i = trust_lower(v, id);
+	}
+	if (v->n_trust == v->cap_trust) {
+		size_t cap = v->cap_trust ? v->cap_trust * 2 : 64;
+
+		if (cap > MAQ_TRUST_MAX)
+			cap = MAQ_TRUST_MAX;
+		t = realloc(v->trust, cap * sizeof(*t));
+		if (!t)
+			return NULL;
+		v->trust = t;
+		v->cap_trust = cap;
+	}
+	memmove(&v->trust[i + 1], &v->trust[i],
+		(v->n_trust - i) * sizeof(v->trust[0]));
+	v->n_trust++;
+	t = &v->trust[i];
+	memset(t, 0, sizeof(*t));
+	memcpy(t->id, id, MAQ_ID_PK_LEN);
+	return t;
+}
+
+/* Points from one incident are not kept forever: see view.h. */
+static bool trust_stale(const struct maq_trust *t, u64 now)
+{
+	return now >= t->last_blame + MAQ_TRUST_FORGET_SECS;
+}
+
+bool maq_view_blame(struct maq_view *v, const u8 id[MAQ_ID_PK_LEN],
+		    unsigned int points, u64 now)
+{
+	struct maq_trust *t = trust_get(v, id, now);
+	u64 secs = MAQ_TRUST_AVOID_SECS;
+	u32 i;
+
+	if (!t || !points)
+		return false;
+	if (trust_stale(t, now))
+		t->points = 0;
+	t->blamed++;
+	t->points += points;
+	t->last_blame = now;
+	if (t->points < MAQ_BLAME_POINTS_AVOID)
+		return false;
+	/* each avoidance doubles the next one: a repeat offender stays out */
+	for (i = 0; i < t->strikes && secs < MAQ_TRUST_AVOID_MAX; i++)
+		secs *= 2;
+	if (secs > MAQ_TRUST_AVOID_MAX)
+		secs = MAQ_TRUST_AVOID_MAX;
+	t->points = 0;
+	t->strikes++;
+	if (t->avoid_until < now + secs)
+		t->avoid_until = now + secs;
+	return true;
+}
+
+void maq_view_credit(struct maq_view *v, const u8 id[MAQ_ID_PK_LEN], u64 now)
+{
+	struct maq_trust *t = trust_get(v, id, now);
+
+	if (t && t->ok < UINT32_MAX)
+		t->ok++;
+}
+
+u64 maq_view_avoided(const struct maq_view *v, const u8 id[MAQ_ID_PK_LEN],
+		     u64 now)
+{
+	const struct maq_trust *t = maq_view_trust(v, id);
+
+	return t && now < t->avoid_until ? t->avoid_until - now : 0;
+}
+
+size_t maq_view_trust_expire(struct maq_view *v, u64 now)
+{
+	size_t i, kept = 0, gone;
+
+	for (i = 0; i < v->n_trust; i++) {
+		const struct maq_trust *t = &v->trust[i];
+
+		if (now >= t->avoid_until &&
+		    (!t->points || trust_stale(t, now)) &&
+		    !maq_view_find(v, t->id))
+			continue;
+		if (kept != i)
+			v->trust[kept] = v->trust[i];
+		kept++;
+	}
+	gone = v->n_trust - kept;
+	v->n_trust = kept;
+	return gone;
+}
+
 /* --- path selection ---------------------------------------------------- */
 
 /* Uniform in [0, bound), bound > 0. */
@@ -576,29 +712,51 @@ static bool taken_related(const struct taken *t, const struct maq_desc *d)
 	return false;
 }
 
-/* Weight of @r as a candidate of @t at @now, 0 when it is none. */
-static u64 weight(const struct maq_view *v, const struct maq_relay *r,
-		  u64 now, const struct taken *t)
+/* Left out of @req's path for what this daemon saw of it. */
+static bool distrusted(const struct maq_view *v, const struct maq_relay *r,
+		       const struct maq_path_req *req)
 {
-	if (!usable(v, r, now) || taken_related(t, &r->d))
-		return 0;
-	return r->d.bandwidth ? r->d.bandwidth : 1;
+	unsigned int i;
+
+	for (i = 0; i < req->n_exclude; i++)
+		if (!memcmp(req->exclude[i], r->d.identity, MAQ_ID_PK_LEN))
+			return true;
+	return maq_view_avoided(v, r->d.identity, req->now) > 0;
 }
 
-/* One pick weighted by bandwidth among the candidates; NULL if none. */
-static const struct maq_relay *pick(const struct maq_view *v, u64 now,
+/* Weight of @r as a candidate of @t for @req, 0 when it is none. */
+static u64 weight(const struct maq_view *v, const struct maq_relay *r,
+		  const struct maq_path_req *req, const struct taken *t)
+{
+	const struct maq_trust *tr;
+	u64 ok;
+
+	if (!usable(v, r, req->now) || taken_related(t, &r->d) ||
+	    distrusted(v, r, req))
+		return 0;
+	tr = maq_view_trust(v, r->d.identity);
+	ok = tr ? tr->ok : 0;
+	if (ok > MAQ_TRUST_OK_CAP)
+		ok = MAQ_TRUST_OK_CAP;
+	return (u64)(r->d.bandwidth ? r->d.bandwidth : 1) *
+	       (MAQ_TRUST_BASE + ok);
+}
+
+/* One weighted pick among the candidates; NULL if none. */
+static const struct maq_relay *pick(const struct maq_view *v,
+				    const struct maq_path_req *req,
 				    const struct taken *t)
 {
 	u64 total = 0, x, w;
 	size_t i;
 
 	for (i = 0; i < v->n; i++)
-		total += weight(v, &v->relay[i], now, t);
+		total += weight(v, &v->relay[i], req, t);
 	if (!total)
 		return NULL;
 	x = random_below(total);
 	for (i = 0; i < v->n; i++) {
-		w = weight(v, &v->relay[i], now, t);
+		w = weight(v, &v->relay[i], req, t);
 		if (x < w)
 			return &v->relay[i];
 		x -= w;
@@ -662,6 +820,7 @@ int maq_view_path(const struct maq_view *v, const struct maq_path_req *req,
 	const struct maq_desc *self = req->self;
 	unsigned int k, try, best;
 	const struct maq_relay *t;
+	size_t i, avoided;
 	char h[9], what[64];
 	struct taken base;
 
@@ -716,7 +875,7 @@ int maq_view_path(const struct maq_view *v, const struct maq_path_req *req,
 		struct taken tk = base;
 
 		for (k = req->n_via; k < req->n_relays; k++) {
-			out[k] = pick(v, req->now, &tk);
+			out[k] = pick(v, req, &tk);
 			if (!out[k])
 				break;
 			tk.d[tk.n++] = &out[k]->d;
@@ -733,6 +892,16 @@ int maq_view_path(const struct maq_view *v, const struct maq_path_req *req,
 	}
 	for (k = 0; k <= req->n_relays; k++)
 		out[k] = NULL;
+	avoided = 0;
+	for (i = 0; i < v->n; i++)
+		avoided += usable(v, &v->relay[i], req->now) &&
+			   &v->relay[i] != t &&
+			   distrusted(v, &v->relay[i], req);
+	if (avoided)
+		return path_fail(err, errlen, -ENOENT,
+				 "need %u relay%s, %u eligible, %zu avoided",
+				 req->n_relays, req->n_relays == 1 ? "" : "s",
+				 best, avoided);
 	return path_fail(err, errlen, -ENOENT, "need %u relay%s, %u eligible",
 			 req->n_relays, req->n_relays == 1 ? "" : "s", best);
 }

@@ -34,9 +34,25 @@ struct maq_relay {
 	u64 received;			/* when this version arrived */
 };
 
+/*
+ * What this daemon saw of one relay (local trust, docs/DESIGN.md "Local
+ * trust"): never gossiped, never asked of anyone.  Times are wall seconds.
+ */
+struct maq_trust {
+	u8 id[MAQ_ID_PK_LEN];
+	u32 ok;				/* circuits through it that worked */
+	u32 blamed;			/* blames it received */
+	u32 points;			/* blame since it was last avoided */
+	u32 strikes;			/* times avoided */
+	u64 last_blame;
+	u64 avoid_until;		/* excluded from paths until then */
+};
+
 struct maq_view {
 	struct maq_relay *relay;	/* sorted by maq_digest_id(identity) */
 	size_t n, cap;
+	struct maq_trust *trust;	/* sorted by identity */
+	size_t n_trust, cap_trust;
 	u8 self[MAQ_ID_PK_LEN];		/* never picked for a path */
 	/* offers refused, by enum maq_desc_err (index 0 unused) */
 	u64 rejected[MAQ_DESC_N_ERRS];
@@ -145,6 +161,48 @@ bool maq_view_behind(const struct maq_view *v, const struct maq_gossip *g);
 unsigned int maq_view_sample(const struct maq_view *v, u64 now,
 			     const struct maq_relay **out, unsigned int n);
 
+/* --- local trust ------------------------------------------------------ */
+
+/*
+ * Blame points: MAQ_BLAME_POINTS_AVOID of them since the relay was last
+ * avoided make it avoided for MAQ_TRUST_AVOID_SECS << (strikes - 1), at
+ * most MAQ_TRUST_AVOID_MAX; points are forgotten MAQ_TRUST_FORGET_SECS
+ * after the last blame.  The relay that failed to answer gets
+ * MAQ_BLAME_SILENT (avoided at once), the one before it on the path
+ * MAQ_BLAME_NEIGHBOUR (avoided when blamed again): see DESIGN.md.
+ */
+#define MAQ_BLAME_SILENT	2
+#define MAQ_BLAME_NEIGHBOUR	1
+#define MAQ_BLAME_POINTS_AVOID	2
+#define MAQ_TRUST_AVOID_SECS	600
+#define MAQ_TRUST_AVOID_MAX	(24 * 3600)
+#define MAQ_TRUST_FORGET_SECS	3600
+/* Weight of a relay in path selection: bandwidth * (BASE + min(ok, CAP)). */
+#define MAQ_TRUST_BASE		2
+#define MAQ_TRUST_OK_CAP	6
+/* Relays remembered at most; the oldest blameless ones go first. */
+#define MAQ_TRUST_MAX		MAQ_VIEW_MAX
+
+/*
+ * Record @points of blame against @id at @now (a relay need not be in the
+ * view).  Returns true when this blame made it avoided.  -ENOMEM-free:
+ * when the table cannot grow the blame is dropped and false returned.
+ */
+bool maq_view_blame(struct maq_view *v, const u8 id[MAQ_ID_PK_LEN],
+		    unsigned int points, u64 now);
+/* A circuit through @id worked. */
+void maq_view_credit(struct maq_view *v, const u8 id[MAQ_ID_PK_LEN], u64 now);
+/* What we hold of @id, or NULL. */
+const struct maq_trust *maq_view_trust(const struct maq_view *v,
+				       const u8 id[MAQ_ID_PK_LEN]);
+/* Seconds @id stays avoided after @now, 0 when it is not. */
+u64 maq_view_avoided(const struct maq_view *v, const u8 id[MAQ_ID_PK_LEN],
+		     u64 now);
+/* Drop what is neither avoided nor blamed within the forget window nor in
+ * the view; returns how many records went.
+ */
+size_t maq_view_trust_expire(struct maq_view *v, u64 now);
+
 /* --- path selection (PROTOCOL 10) ------------------------------------ */
 
 struct maq_path_req {
@@ -154,13 +212,20 @@ struct maq_path_req {
 	unsigned int n_via;		/* <= n_relays; the first hops */
 	const struct maq_desc *self;	/* our own descriptor, or NULL */
 	u64 now;
+	/* not picked for this path, whatever their trust (NULL: none) */
+	const u8 (*exclude)[MAQ_ID_PK_LEN];
+	unsigned int n_exclude;
 };
 
 /*
  * Pick relays for hops 1..n_relays: the @via relays first, in order, then
  * random relays (flag relay, not expired at now, not self, not the
- * terminus), weighted by bandwidth, such that no two of the hops, the
- * terminus and @self are maq_desc_related().  @out gets n_relays + 1
+ * terminus, not avoided at now (maq_view_avoided), not in @exclude),
+ * weighted by bandwidth times the trust factor (MAQ_TRUST_BASE plus the
+ * circuits seen working through it, at most MAQ_TRUST_OK_CAP), such that
+ * no two of the hops, the terminus and @self are maq_desc_related().
+ * Via relays and the terminus are the caller's choice: trust does not
+ * apply to them.  @out gets n_relays + 1
  * entries, the terminus last.  0, or -errno with a message in @err naming
  * the problem: -EINVAL (bad request, a via relay related to another hop or
  * not a relay), -ENOENT (not enough eligible relays: "need N relays, M
@@ -172,7 +237,8 @@ struct maq_path_req {
  * terminus and self may be related (the destination is the caller's
  * choice).  A bandwidth of 0 weighs as 1.  Bandwidth is what each relay
  * declares: one that lies is picked more often, as with any self-reported
- * weight.  Random picks are retried a few times before -ENOENT, as one
+ * weight.  When relays were left out for trust, the -ENOENT message says
+ * how many ("need 2 relays, 1 eligible, 3 avoided").  Random picks are retried a few times before -ENOENT, as one
  * unlucky early pick can rule out the rest; M is then the most hops any
  * try found that fit together.
  */

@@ -13,7 +13,12 @@
  *    exchanging digests and pushes through the real cell encoders converge;
  *  - paths honour the diversity rules over many draws, via relays are used
  *    and checked, too few relays is an error naming the numbers, bandwidth
- *    weighting and gossip sampling have the right frequencies.
+ *    weighting and gossip sampling have the right frequencies;
+ *  - local trust: blame points, the avoid window growing on repeat and its
+ *    end, forgetting, the bounded table; avoided and excluded relays are
+ *    never picked while the diversity rules still hold, via relays are the
+ *    user's choice, and relays seen working are preferred by the factor
+ *    view.h gives.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -1412,6 +1417,238 @@ TEST(path_bandwidth_weighting)
 	/* expected 1000, sd 22 */
 	EXPECT_GT(n_heavy, 850);
 	EXPECT_LT(n_heavy, 1150);
+	env_free(&e);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Local trust                                                            */
+/* ---------------------------------------------------------------------- */
+
+TEST(trust_blame_and_avoid_window)
+{
+	struct node *nd = nodes_new(3);
+	const struct maq_trust *t;
+	struct maq_view v;
+	const u8 *a = nd[1].id.pk, *b = nd[2].id.pk;
+	u64 now = NOW;
+
+	maq_view_init(&v, nd[0].id.pk);
+	/* unknown relays: no record, not avoided */
+	EXPECT_EQ(NULL, maq_view_trust(&v, a));
+	EXPECT_EQ(0, maq_view_avoided(&v, a, now));
+
+	/* the silent one: avoided at once, for the first window */
+	EXPECT_TRUE(maq_view_blame(&v, a, MAQ_BLAME_SILENT, now));
+	EXPECT_EQ(MAQ_TRUST_AVOID_SECS, maq_view_avoided(&v, a, now));
+	EXPECT_EQ(MAQ_TRUST_AVOID_SECS - 1, maq_view_avoided(&v, a, now + 1));
+	EXPECT_EQ(0, maq_view_avoided(&v, a, now + MAQ_TRUST_AVOID_SECS));
+	t = maq_view_trust(&v, a);
+	ASSERT_NE(NULL, t);
+	EXPECT_EQ(1, t->blamed);
+	EXPECT_EQ(1, t->strikes);
+	EXPECT_EQ(0, t->points);
+
+	/* each next avoidance is twice as long */
+	now += MAQ_TRUST_AVOID_SECS;
+	EXPECT_TRUE(maq_view_blame(&v, a, MAQ_BLAME_SILENT, now));
+	EXPECT_EQ(2 * MAQ_TRUST_AVOID_SECS, maq_view_avoided(&v, a, now));
+	now += 2 * MAQ_TRUST_AVOID_SECS;
+	EXPECT_TRUE(maq_view_blame(&v, a, MAQ_BLAME_SILENT, now));
+	EXPECT_EQ(4 * MAQ_TRUST_AVOID_SECS, maq_view_avoided(&v, a, now));
+	/* ... up to the cap */
+	for (int i = 0; i < 20; i++)
+		maq_view_blame(&v, a, MAQ_BLAME_SILENT, now);
+	EXPECT_EQ(MAQ_TRUST_AVOID_MAX, maq_view_avoided(&v, a, now));
+	EXPECT_EQ(23, maq_view_trust(&v, a)->blamed);
+
+	/* the neighbour: a suspect, avoided only when blamed again */
+	now = NOW;
+	EXPECT_FALSE(maq_view_blame(&v, b, MAQ_BLAME_NEIGHBOUR, now));
+	EXPECT_EQ(0, maq_view_avoided(&v, b, now));
+	EXPECT_TRUE(maq_view_blame(&v, b, MAQ_BLAME_NEIGHBOUR, now + 100));
+	EXPECT_EQ(MAQ_TRUST_AVOID_SECS, maq_view_avoided(&v, b, now + 100));
+	/* points of one incident are forgotten after the forget window */
+	now += 100 + MAQ_TRUST_AVOID_SECS;
+	EXPECT_FALSE(maq_view_blame(&v, b, MAQ_BLAME_NEIGHBOUR, now));
+	now += MAQ_TRUST_FORGET_SECS;
+	EXPECT_FALSE(maq_view_blame(&v, b, MAQ_BLAME_NEIGHBOUR, now));
+	EXPECT_EQ(0, maq_view_avoided(&v, b, now));
+	EXPECT_EQ(1, maq_view_trust(&v, b)->points);
+	/* zero points is no blame */
+	EXPECT_FALSE(maq_view_blame(&v, b, 0, now));
+	EXPECT_EQ(4, maq_view_trust(&v, b)->blamed);
+
+	/* credit counts circuits that worked, and blames nothing */
+	maq_view_credit(&v, b, now);
+	maq_view_credit(&v, b, now);
+	EXPECT_EQ(2, maq_view_trust(&v, b)->ok);
+	EXPECT_EQ(0, maq_view_avoided(&v, b, now));
+
+	/* records of relays outside the view go once nothing is pending */
+	EXPECT_EQ(2, v.n_trust);
+	EXPECT_EQ(0, maq_view_trust_expire(&v, now));
+	EXPECT_EQ(1, maq_view_trust_expire(&v, now + MAQ_TRUST_FORGET_SECS));
+	EXPECT_EQ(NULL, maq_view_trust(&v, b));
+	EXPECT_NE(NULL, maq_view_trust(&v, a));	/* still avoided */
+	EXPECT_EQ(1, maq_view_trust_expire(&v, now + MAQ_TRUST_AVOID_MAX +
+					      MAQ_TRUST_FORGET_SECS));
+	EXPECT_EQ(0, v.n_trust);
+
+	/* ... but a relay the view holds keeps what it earned */
+	ASSERT_EQ(MAQ_DESC_OK, offer(&v, nd, 1, NULL, NULL));
+	maq_view_credit(&v, a, NOW);
+	EXPECT_EQ(0, maq_view_trust_expire(&v, NOW + 100));
+	EXPECT_EQ(1, maq_view_trust(&v, a)->ok);
+	maq_view_free(&v);
+	free(nd);
+}
+
+/* The table is bounded: full of avoided relays, a new blame is dropped. */
+TEST(trust_table_bounded)
+{
+	struct node *nd = nodes_new(1);
+	struct maq_view v;
+	u8 id[MAQ_ID_PK_LEN];
+	unsigned int i;
+
+	maq_view_init(&v, nd[0].id.pk);
+	memset(id, 0, sizeof(id));
+	for (i = 0; i < MAQ_TRUST_MAX; i++) {
+		id[0] = (u8)(i >> 8);
+		id[1] = (u8)i;
+		ASSERT_TRUE(maq_view_blame(&v, id, MAQ_BLAME_SILENT, NOW));
+	}
+	EXPECT_EQ(MAQ_TRUST_MAX, v.n_trust);
+	for (i = 1; i < v.n_trust; i++)
+		ASSERT_LT(memcmp(v.trust[i - 1].id, v.trust[i].id, 32), 0);
+	id[0] = 0xff;
+	EXPECT_FALSE(maq_view_blame(&v, id, MAQ_BLAME_SILENT, NOW));
+	EXPECT_EQ(NULL, maq_view_trust(&v, id));
+	EXPECT_EQ(MAQ_TRUST_MAX, v.n_trust);
+	/* once their windows are over the old records make room */
+	EXPECT_TRUE(maq_view_blame(&v, id, MAQ_BLAME_SILENT,
+				   NOW + MAQ_TRUST_FORGET_SECS));
+	EXPECT_EQ(1, v.n_trust);
+	maq_view_free(&v);
+	free(nd);
+}
+
+TEST(trust_path_leaves_out_avoided_and_excluded)
+{
+	struct pathenv e;
+	unsigned int seen[40] = { 0 }, t, i, j, n;
+	u8 excl[2][MAQ_ID_PK_LEN];
+
+	diverse_view(&e);
+	e.req.terminus = R(&e, 1);
+	/* 30..35 avoided, 36 and 37 excluded for this path only */
+	for (i = 30; i <= 35; i++)
+		ASSERT_TRUE(maq_view_blame(&e.v, e.nd[i].id.pk,
+					   MAQ_BLAME_SILENT, NOW - 10));
+	memcpy(excl[0], e.nd[36].id.pk, 32);
+	memcpy(excl[1], e.nd[37].id.pk, 32);
+	e.req.exclude = (const u8 (*)[MAQ_ID_PK_LEN])excl;
+	e.req.n_exclude = 2;
+	for (t = 0; t < 3000; t++) {
+		n = 1 + t % (MAQ_MAX_HOPS - 1);
+		e.req.n_relays = n;
+		ASSERT_EQ(0, path(&e)) TH_LOG("%u relays: %s", n, e.err);
+		for (i = 0; i < n; i++) {
+			ASSERT_FALSE(share_net(&e.out[i]->d, &R(&e, 0)->d));
+			for (j = i + 1; j <= n; j++)
+				ASSERT_FALSE(share_net(&e.out[i]->d,
+						       &e.out[j]->d));
+			for (j = 0; j < 40; j++)
+				if (e.out[i] == R(&e, j))
+					seen[j]++;
+		}
+	}
+	for (i = 0; i < 40; i++) {
+		bool never = i <= 1 || i == 22 || i == 23 || i == 25 ||
+			     i == 26 || (i >= 30 && i <= 37);
+
+		EXPECT_EQ(never, !seen[i]) TH_LOG("relay %u: %u", i, seen[i]);
+	}
+	/* a via relay is the user's choice, avoided or not */
+	e.req.n_relays = 2;
+	e.req.n_via = 1;
+	e.req.via[0] = R(&e, 30);
+	ASSERT_EQ(0, path(&e)) TH_LOG("%s", e.err);
+	EXPECT_EQ(R(&e, 30), e.out[0]);
+	EXPECT_NE(R(&e, 36), e.out[1]);
+	/* the window over, it is picked again */
+	e.req.n_via = 0;
+	e.req.n_exclude = 0;
+	e.req.n_relays = 1;
+	e.req.now = NOW + MAQ_TRUST_AVOID_SECS;
+	for (t = 0, n = 0; t < 2000; t++) {
+		ASSERT_EQ(0, path(&e));
+		n += e.out[0] == R(&e, 30);
+	}
+	EXPECT_GT(n, 0);
+	env_free(&e);
+}
+
+TEST(trust_too_few_says_how_many_avoided)
+{
+	struct pathenv e;
+	unsigned int i;
+
+	/* 0 self, 1 terminus, 2..4 relays */
+	env_init(&e, 5);
+	for (i = 0; i < 5; i++)
+		ASSERT_EQ(MAQ_DESC_OK, offer(&e.v, e.nd, i, NULL, NULL));
+	e.req.terminus = R(&e, 1);
+	e.req.n_relays = 3;
+	ASSERT_EQ(0, path(&e)) TH_LOG("%s", e.err);
+	/* the terminus's own record does not count as avoided */
+	maq_view_blame(&e.v, e.nd[1].id.pk, MAQ_BLAME_SILENT, NOW);
+	maq_view_blame(&e.v, e.nd[3].id.pk, MAQ_BLAME_SILENT, NOW);
+	EXPECT_EQ(-ENOENT, path(&e));
+	EXPECT_STREQ("need 3 relays, 2 eligible, 1 avoided", e.err);
+	e.req.n_relays = 2;
+	for (i = 0; i < 50; i++) {
+		ASSERT_EQ(0, path(&e)) TH_LOG("%s", e.err);
+		EXPECT_NE(R(&e, 3), e.out[0]);
+		EXPECT_NE(R(&e, 3), e.out[1]);
+		EXPECT_EQ(R(&e, 1), e.out[2]);
+	}
+	env_free(&e);
+}
+
+TEST(trust_prefers_relays_seen_working)
+{
+	struct pathenv e;
+	unsigned int t, i, n_a = 0;
+	double expect;
+
+	/* 0 self, 1 terminus, 2 (A) and 3 (B) at one bandwidth */
+	env_init(&e, 4);
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(MAQ_DESC_OK, offer(&e.v, e.nd, i, NULL, NULL));
+	e.req.terminus = R(&e, 1);
+	e.req.n_relays = 1;
+	/* more credit than the cap counts */
+	for (i = 0; i < 3 * MAQ_TRUST_OK_CAP; i++)
+		maq_view_credit(&e.v, e.nd[2].id.pk, NOW);
+	for (t = 0; t < 10000; t++) {
+		ASSERT_EQ(0, path(&e));
+		n_a += e.out[0] == R(&e, 2);
+	}
+	expect = 10000.0 * (MAQ_TRUST_BASE + MAQ_TRUST_OK_CAP) /
+		 (2 * MAQ_TRUST_BASE + MAQ_TRUST_OK_CAP);
+	/* 8000 expected with the defaults, sd 40 */
+	EXPECT_GT(n_a, expect - 400);
+	EXPECT_LT(n_a, expect + 400);
+	printf("# worked %u times vs never, 10000 paths: %u (%.0f expected)\n",
+	       3 * MAQ_TRUST_OK_CAP, n_a, expect);
+	/* a blame that does not avoid leaves the preference alone */
+	maq_view_blame(&e.v, e.nd[2].id.pk, MAQ_BLAME_NEIGHBOUR, NOW);
+	for (t = 0, n_a = 0; t < 2000; t++) {
+		ASSERT_EQ(0, path(&e));
+		n_a += e.out[0] == R(&e, 2);
+	}
+	EXPECT_GT(n_a, 1400);
 	env_free(&e);
 }
 
