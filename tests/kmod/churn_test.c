@@ -51,6 +51,7 @@
 
 #include "../../daemon/nl.h"
 #include "../lib/plan.h"
+#include "../lib/util.h"
 #include "kselftest_harness.h"
 
 #define DEV		"maq0"
@@ -80,36 +81,6 @@ static int sh(const char *fmt, ...)
 	vsnprintf(cmd, sizeof(cmd), fmt, ap);
 	va_end(ap);
 	return system(cmd);
-}
-
-static long env_long(const char *name, long def, long max)
-{
-	const char *s = getenv(name);
-	char *end;
-	long v;
-
-	if (!s || !*s)
-		return def;
-	v = strtol(s, &end, 10);
-	if (*end || v <= 0) {
-		ksft_print_msg("%s=%s: not a positive number, using %ld\n",
-			       name, s, def);
-		return def;
-	}
-	if (v > max) {
-		ksft_print_msg("%s=%s: more than %ld, using %ld\n", name, s,
-			       max, max);
-		return max;
-	}
-	return v;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* Writes "1" to a sysfs/procfs file; 0 or -errno. */
@@ -372,11 +343,11 @@ static uint64_t live_cells(struct maq_nl *nl, uint32_t ifindex, uint64_t *drops)
 
 TEST_F_TIMEOUT(churn, circuits, MAX_SECONDS + 120)
 {
-	long target = env_long("MAQ_CHURN_CIRCUITS", 100000, 1L << 30);
-	long limit = env_long("MAQ_CHURN_SECONDS", 120, MAX_SECONDS);
-	long bsize = env_long("MAQ_CHURN_BATCH", 1000, 100000);
-	long tol_kb = env_long("MAQ_CHURN_SUNRECLAIM_KB", 2048, 1L << 30);
-	long tol_obj = env_long("MAQ_CHURN_MERGED_OBJS", 256, 1L << 30);
+	long target = maq_env_long("MAQ_CHURN_CIRCUITS", 100000, 1L << 30);
+	long limit = maq_env_long("MAQ_CHURN_SECONDS", 120, MAX_SECONDS);
+	long bsize = maq_env_long("MAQ_CHURN_BATCH", 1000, 100000);
+	long tol_kb = maq_env_long("MAQ_CHURN_SUNRECLAIM_KB", 2048, 1L << 30);
+	long tol_obj = maq_env_long("MAQ_CHURN_MERGED_OBJS", 256, 1L << 30);
 	char real[64];
 	bool merged;
 	long created = 0, deleted = 0, batches = 0, collisions = 0;
@@ -421,10 +392,10 @@ TEST_F_TIMEOUT(churn, circuits, MAX_SECONDS + 120)
 	cells0 = live_cells(nl, ifindex, &drops0);
 	self->ping = start_ping(self, limit + 60);
 	ASSERT_LT(0, self->ping);
-	t0 = now_s();
+	t0 = maq_now();
 	t_last_cell = t0;
 	cells_last = cells0;
-	while (created < target && now_s() - t0 < limit) {
+	while (created < target && maq_now() - t0 < limit) {
 		long n = target - created < bsize ? target - created : bsize;
 		uint64_t c, d;
 
@@ -485,12 +456,12 @@ TEST_F_TIMEOUT(churn, circuits, MAX_SECONDS + 120)
 		c = live_cells(nl, ifindex, &d);
 		if (c != cells_last) {
 			cells_last = c;
-			t_last_cell = now_s();
-		} else if (now_s() - t_last_cell > stall) {
-			stall = now_s() - t_last_cell;
+			t_last_cell = maq_now();
+		} else if (maq_now() - t_last_cell > stall) {
+			stall = maq_now() - t_last_cell;
 		}
 	}
-	t_loop = now_s() - t0;
+	t_loop = maq_now() - t0;
 
 	kill(self->ping, SIGINT);
 	ASSERT_EQ(self->ping, waitpid(self->ping, &status, 0));
