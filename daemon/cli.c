@@ -441,7 +441,10 @@ static void print_circuit(const struct cli *cli, const struct maq_dev *d,
 		for (i = 0; i < c->n_routes; i++)
 			printf("%s\"%s\"", i ? "," : "",
 			       maq_prefix_str(&c->routes[i], pfx, sizeof(pfx)));
-		printf("],\"stats\":");
+		printf("],");
+		if (MAQ_HAS(c, MAQUIS_A_JOIN))
+			printf("\"join\":%u,", c->join);
+		printf("\"stats\":");
 		json_stats(&c->stats);
 		if (detail && dr)
 			print_drec(cli, d, c, dr);
@@ -476,6 +479,10 @@ static void print_circuit(const struct cli *cli, const struct maq_dev *d,
 	printf("    cids: fwd %u -> %u, back %u -> %u, key phase %u\n",
 	       c->fwd_cid_in, c->fwd_cid_out, c->back_cid_in,
 	       c->back_cid_out, c->phase);
+	if (MAQ_HAS(c, MAQUIS_A_JOIN))
+		printf(c->join ? "    joined to circuit %u\n" :
+		       "    joined, the other circuit is gone: data dropped\n",
+		       c->join);
 	for (i = 0; i < c->n_routes; i++)
 		printf("    route: %s\n",
 		       maq_prefix_str(&c->routes[i], pfx, sizeof(pfx)));

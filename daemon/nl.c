@@ -524,6 +524,9 @@ int maq_nl_put_circuit(struct nl_msg *msg, const struct maq_circuit *c)
 		err |= nla_put_u32(msg, MAQUIS_A_BACK_CID_OUT, c->back_cid_out);
 	if (c->lifetime)
 		err |= nla_put_u32(msg, MAQUIS_A_LIFETIME, c->lifetime);
+	if (c->e2e)
+		err |= nla_put(msg, MAQUIS_A_E2E_KEY, sizeof(c->e2e_key),
+			       c->e2e_key);
 	if (err)
 		return -EMSGSIZE;
 	if (c->next.sa.sa_family != AF_UNSPEC) {
@@ -818,6 +821,9 @@ int maq_nl_parse_circuit(const struct nlmsghdr *nlh, struct maq_circuit *c)
 		case MAQUIS_A_PHASE:
 			err = get_u8(pos, &c->phase);
 			break;
+		case MAQUIS_A_JOIN:
+			err = get_u32(pos, &c->join);
+			break;
 		case MAQUIS_A_STATS:
 			err = parse_stats(pos, &c->stats);
 			break;
@@ -1035,6 +1041,19 @@ int maq_nl_circuit_del(struct maq_nl *nl, uint32_t ifindex, uint32_t id)
 {
 	return maq_nl_request(nl, ifindex_id_msg(nl, MAQUIS_CMD_CIRCUIT_DEL, 0,
 						 ifindex, id), NULL, NULL);
+}
+
+int maq_nl_circuit_join(struct maq_nl *nl, uint32_t ifindex, uint32_t id,
+			uint32_t join)
+{
+	struct nl_msg *msg = ifindex_id_msg(nl, MAQUIS_CMD_CIRCUIT_JOIN, 0,
+					    ifindex, id);
+
+	if (msg && nla_put_u32(msg, MAQUIS_A_JOIN, join)) {
+		maq_nl_msg_free(msg);
+		return -EMSGSIZE;
+	}
+	return maq_nl_request(nl, msg, NULL, NULL);
 }
 
 static int circuit_one_cb(const struct nlmsghdr *nlh, void *arg)
@@ -1378,4 +1397,5 @@ void maq_hop_wipe(struct maq_hop *hop)
 void maq_circuit_wipe(struct maq_circuit *c)
 {
 	explicit_bzero(c->hops, sizeof(c->hops));
+	explicit_bzero(c->e2e_key, sizeof(c->e2e_key));
 }

@@ -111,6 +111,12 @@ struct maq_circuit {
 	uint32_t age;			/* reply only */
 	uint8_t phase;			/* reply only */
 	struct maq_stats stats;		/* reply only */
+	uint32_t join;			/* reply: joined to (0: that one is gone) */
+	/* circuit-new, origin: end-to-end send key || receive key, sent when
+	 * e2e is set; never reported, wiped by maq_circuit_wipe().
+	 */
+	bool e2e;
+	uint8_t e2e_key[MAQUIS_E2E_KEY_LEN];
 	unsigned int n_hops;
 	struct maq_hop hops[MAQUIS_MAX_HOPS];
 	unsigned int n_routes;
@@ -192,6 +198,12 @@ int maq_nl_circuit_get(struct maq_nl *nl, uint32_t ifindex, uint32_t id,
 /* ifindex 0: the request carries none (the kernel decides). */
 int maq_nl_circuit_dump(struct maq_nl *nl, uint32_t ifindex,
 			struct maq_circuit **cs, size_t *n);
+
+/* Joins two terminus circuits of a device at a rendezvous; @join 0 undoes
+ * the join of @id.
+ */
+int maq_nl_circuit_join(struct maq_nl *nl, uint32_t ifindex, uint32_t id,
+			uint32_t join);
 
 /* Installs the keys @hop carries (by its has bits) into @slot of hop
  * @hop->index of circuit @id.

@@ -161,6 +161,43 @@ static void maq_cell_out(struct maq_device *md, struct maq_circuit *c,
 
 /* ---- Receive ---------------------------------------------------------- */
 
+static int maq_tx_back(struct maq_device *md, struct maq_circuit *c,
+		       struct sk_buff *skb, u8 *buf, bool ctl);
+
+/*
+ * Data sealed end to end at @inner: only an origin holding e2e keys takes
+ * it, and such an origin takes nothing else.  Opened in place (the packet
+ * then at @inner + MAQ_E2E_AD_LEN, *@len bytes) with a replay window of
+ * its own, since the rendezvous relay could replay what it spliced.
+ * Returns MAQ_RX_OK or why to drop it.
+ */
+static int maq_e2e_rx(struct maq_circuit *c, struct maq_dir *d, u8 *inner,
+		      unsigned int *len)
+{
+	struct maq_e2e *e = c->e2e;
+	size_t plen;
+	bool ok;
+	u64 ctr;
+
+	if (!e || !(inner[1] & MAQ_INNER_F_E2E) ||
+	    maq_e2e_parse(inner, &ctr, &plen))
+		return MAQUIS_DROP_MALFORMED;
+	spin_lock_bh(&d->lock);
+	ok = maq_replay_check(&e->rx, ctr);
+	spin_unlock_bh(&d->lock);
+	if (!ok)
+		return MAQUIS_DROP_REPLAY;
+	if (maq_e2e_open(inner, plen, e->key[1], ctr))
+		return MAQUIS_DROP_BAD_TAG;
+	spin_lock_bh(&d->lock);
+	ok = maq_replay_update(&e->rx, ctr);
+	spin_unlock_bh(&d->lock);
+	if (!ok)
+		return MAQUIS_DROP_REPLAY;
+	*len = plen;
+	return MAQ_RX_OK;
+}
+
 /* Deliver an innermost plaintext @pt (in @skb) at a terminus or origin. */
 static void maq_cell_deliver(struct maq_device *md, struct maq_circuit *c,
 			     struct maq_dir *d, struct sk_buff *skb, u8 *pt,
@@ -171,6 +208,7 @@ static void maq_cell_deliver(struct maq_device *md, struct maq_circuit *c,
 	struct net_device *dev = md->dev;
 	unsigned int len = be16_to_cpu(ih->len);
 	__be16 proto;
+	int why;
 
 	switch (ih->type) {
 	case MAQ_INNER_PAD:
@@ -193,6 +231,12 @@ static void maq_cell_deliver(struct maq_device *md, struct maq_circuit *c,
 		goto malformed;
 	}
 
+	if (unlikely(c->e2e || (ih->flags & MAQ_INNER_F_E2E))) {
+		why = maq_e2e_rx(c, d, pt + MAQ_PAYLOAD_OFF, &len);
+		if (why != MAQ_RX_OK)
+			goto drop;
+		inner += MAQ_E2E_CTR_LEN;
+	}
 	if (len < sizeof(struct iphdr) || len > MAQ_INNER_MTU)
 		goto malformed;
 	switch (inner[0] >> 4) {
@@ -234,8 +278,36 @@ static void maq_cell_deliver(struct maq_device *md, struct maq_circuit *c,
 	return;
 
 malformed:
-	maq_dir_drop(md, c, d, MAQUIS_DROP_MALFORMED);
+	why = MAQUIS_DROP_MALFORMED;
+drop:
+	maq_dir_drop(md, c, d, why);
 	kfree_skb(skb);
+}
+
+/*
+ * A joined terminus: data goes back out along the circuit joined to @c,
+ * as that circuit's terminus sends what it routes into it.  The payload is
+ * the far origin's, likely sealed end to end: it is not parsed, only the
+ * creator's prefix is zeroed, which the receiving origin relies on.
+ */
+static void maq_cell_splice(struct maq_device *md, struct maq_circuit *c,
+			    struct maq_dir *d, struct sk_buff *skb, u8 *pt,
+			    struct net *net)
+{
+	struct maq_circuit *peer;
+
+	if (pt[MAQ_PAYLOAD_OFF] != MAQ_INNER_IP) {
+		maq_cell_deliver(md, c, d, skb, pt, net);
+		return;
+	}
+	peer = rcu_dereference(c->join);
+	if (unlikely(!peer)) {
+		maq_dir_drop(md, c, d, MAQUIS_DROP_NO_ROUTE);
+		kfree_skb(skb);
+		return;
+	}
+	memset(pt, 0, MAQ_PAD_LEN);
+	maq_tx_back(md, peer, skb, pt, false);
 }
 
 /* A forward cell opened with the control key: a message for this hop. */
@@ -387,7 +459,10 @@ static void maq_rx_fwd(struct maq_device *md, struct maq_circuit *c,
 	}
 
 	if (c->role == MAQUIS_ROLE_TERMINUS) {
-		maq_cell_deliver(md, c, d, skb, out + MAQ_HDR_LEN, net);
+		if (unlikely(READ_ONCE(c->joined)))
+			maq_cell_splice(md, c, d, skb, out + MAQ_HDR_LEN, net);
+		else
+			maq_cell_deliver(md, c, d, skb, out + MAQ_HDR_LEN, net);
 		return;
 	}
 	__skb_push(skb, skb->data - out);
@@ -853,6 +928,16 @@ static bool maq_inner_pull(struct sk_buff *skb)
 	return false;
 }
 
+/* The packet does not fit the e2e layer: tell the sender the MTU. */
+static void maq_inner_too_big(struct sk_buff *skb)
+{
+	if (skb->protocol == htons(ETH_P_IP))
+		icmp_ndo_send(skb, ICMP_DEST_UNREACH, ICMP_FRAG_NEEDED,
+			      htonl(MAQ_E2E_MTU));
+	else
+		icmpv6_ndo_send(skb, ICMPV6_PKT_TOOBIG, 0, MAQ_E2E_MTU);
+}
+
 static void maq_inner_unreach(struct sk_buff *skb)
 {
 	if (skb->protocol == htons(ETH_P_IP))
@@ -869,7 +954,7 @@ netdev_tx_t maq_cell_xmit(struct sk_buff *skb, struct net_device *dev)
 	struct maq_inner_hdr *ih;
 	struct maq_circuit *c;
 	struct sk_buff *cell;
-	unsigned int len;
+	unsigned int len, off;
 	u8 *buf;
 
 	if (unlikely(!maq_inner_pull(skb))) {
@@ -890,20 +975,35 @@ netdev_tx_t maq_cell_xmit(struct sk_buff *skb, struct net_device *dev)
 		maq_inner_unreach(skb);
 		goto err;
 	}
+	off = MAQ_PAYLOAD_OFF + MAQ_INNER_HDR_LEN;
+	if (unlikely(c->e2e)) {
+		if (unlikely(len > MAQ_E2E_MTU)) {
+			maq_dir_drop(md, c, &c->in[MAQUIS_DIR_FWD],
+				     MAQUIS_DROP_MALFORMED);
+			rcu_read_unlock();
+			maq_inner_too_big(skb);
+			goto err;
+		}
+		off += MAQ_E2E_CTR_LEN;
+	}
 	if (skb->ip_summed == CHECKSUM_PARTIAL && skb_checksum_help(skb))
 		goto err_unlock;
 	cell = maq_cell_alloc(&buf);
 	if (unlikely(!cell))
 		goto err_unlock;
-	ih = (void *)(buf + MAQ_PAYLOAD_OFF);
-	ih->type = MAQ_INNER_IP;
-	ih->len = cpu_to_be16(len);
-	if (skb_copy_bits(skb, 0, buf + MAQ_PAYLOAD_OFF + MAQ_INNER_HDR_LEN,
-			  len)) {
+	if (skb_copy_bits(skb, 0, buf + off, len)) {
 		kfree_skb(cell);
 		goto err_unlock;
 	}
 	consume_skb(skb);
+	ih = (void *)(buf + MAQ_PAYLOAD_OFF);
+	if (unlikely(c->e2e)) {
+		maq_e2e_seal(buf + MAQ_PAYLOAD_OFF, len, c->e2e->key[0],
+			     atomic64_fetch_inc(&c->e2e->tx_ctr));
+	} else {
+		ih->type = MAQ_INNER_IP;
+		ih->len = cpu_to_be16(len);
+	}
 
 	if (c->role == MAQUIS_ROLE_ORIGIN)
 		maq_tx_origin(md, c, cell, buf, c->n_hops, false);

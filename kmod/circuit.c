@@ -79,6 +79,7 @@ void maq_circuit_free(struct maq_circuit *c)
 		list_del(&r->circ_node);
 		kfree(r);
 	}
+	kfree_sensitive(c->e2e);
 	memzero_explicit(c, struct_size(c, hops, n_hops));
 	if (n_hops == 1)
 		kmem_cache_free(maq_circuit_cache, c);
@@ -178,6 +179,13 @@ void maq_circuit_remove(struct maq_device *md, struct maq_circuit *c)
 	lockdep_assert_held(&md->lock);
 
 	xa_erase(&md->ids, c->id);
+	/* The other end stays joined to nothing: its data is dropped. */
+	if (c->joined) {
+		struct maq_circuit *peer = maq_circuit_joined(md, c);
+
+		if (peer)
+			RCU_INIT_POINTER(peer->join, NULL);
+	}
 	for (i = 0; i < 2; i++)
 		if (c->in[i].hashed)
 			rhashtable_remove_fast(&md->cids, &c->in[i].node,
@@ -287,6 +295,38 @@ out_unlock:
 u32 maq_circuit_age(const struct maq_circuit *c)
 {
 	return ktime_get_boottime_seconds() - c->created;
+}
+
+/* The circuit @c is joined to, NULL if none or gone. */
+struct maq_circuit *maq_circuit_joined(struct maq_device *md,
+				       struct maq_circuit *c)
+{
+	return rcu_dereference_protected(c->join,
+					 lockdep_is_held(&md->lock));
+}
+
+/* Join two termini the caller checked are distinct and free. */
+void maq_circuit_join(struct maq_device *md, struct maq_circuit *a,
+		      struct maq_circuit *b)
+{
+	lockdep_assert_held(&md->lock);
+	rcu_assign_pointer(a->join, b);
+	rcu_assign_pointer(b->join, a);
+	WRITE_ONCE(a->joined, 1);
+	WRITE_ONCE(b->joined, 1);
+}
+
+/* Undo the join of @c: both ends deliver to the device again. */
+void maq_circuit_unjoin(struct maq_device *md, struct maq_circuit *c)
+{
+	struct maq_circuit *peer = maq_circuit_joined(md, c);
+
+	if (peer) {
+		WRITE_ONCE(peer->joined, 0);
+		RCU_INIT_POINTER(peer->join, NULL);
+	}
+	WRITE_ONCE(c->joined, 0);
+	RCU_INIT_POINTER(c->join, NULL);
 }
 
 bool maq_replay_check(const struct maq_replay *r, u64 ctr)

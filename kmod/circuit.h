@@ -92,6 +92,16 @@ struct maq_route {
 	struct rcu_head rcu;
 };
 
+/*
+ * End-to-end keys of an origin (circuit-new e2e-key).  The keys never
+ * change; the receive window is under the origin's in[MAQUIS_DIR_BACK].lock.
+ */
+struct maq_e2e {
+	u8 key[2][MAQ_KEY_LEN];		/* [0] send, [1] receive */
+	atomic64_t tx_ctr;		/* the next send counter */
+	struct maq_replay rx;
+};
+
 struct maq_circuit {
 	struct maq_dir in[2];
 	struct maq_addr peer[2];	/* [FWD] next hop, [BACK] previous */
@@ -100,6 +110,13 @@ struct maq_circuit {
 	u32 lifetime;			/* seconds */
 	u8 role;
 	u8 n_hops;
+	/*
+	 * A terminus joined at a rendezvous: its data goes out along @join,
+	 * or is dropped once @join is gone, never to the device.
+	 */
+	u8 joined;
+	struct maq_circuit __rcu *join;	/* under maq_device.lock to set */
+	struct maq_e2e *e2e;		/* origin, optional */
 	unsigned long expires;		/* jiffies */
 	unsigned long epoch_start;	/* origin: jiffies of the last flip */
 	u64 created;			/* boot time, seconds */
@@ -132,6 +149,11 @@ void maq_circuit_stats_reset(struct maq_circuit *c);
 void maq_circuit_key_set(struct maq_circuit *c, int hop, int dir, int slot,
 			 const u8 key[MAQ_KEY_LEN]);
 u32 maq_circuit_age(const struct maq_circuit *c);
+void maq_circuit_join(struct maq_device *md, struct maq_circuit *a,
+		      struct maq_circuit *b);
+void maq_circuit_unjoin(struct maq_device *md, struct maq_circuit *c);
+struct maq_circuit *maq_circuit_joined(struct maq_device *md,
+				       struct maq_circuit *c);
 
 struct maq_dir *maq_dir_lookup(struct maq_device *md, u32 cid);
 struct maq_circuit *maq_route_lookup(struct maq_device *md,

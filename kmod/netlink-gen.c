@@ -58,7 +58,7 @@ static const struct nla_policy maquis_dev_set_nl_policy[MAQUIS_A_MAX_CIRCUITS + 
 };
 
 /* MAQUIS_CMD_CIRCUIT_NEW - do */
-static const struct nla_policy maquis_circuit_new_nl_policy[MAQUIS_A_ROUTE + 1] = {
+static const struct nla_policy maquis_circuit_new_nl_policy[MAQUIS_A_E2E_KEY + 1] = {
 	[MAQUIS_A_IFINDEX] = NLA_POLICY_MIN(NLA_U32, 1),
 	[MAQUIS_A_ID] = NLA_POLICY_MIN(NLA_U32, 1),
 	[MAQUIS_A_ROLE] = NLA_POLICY_MAX(NLA_U8, 2),
@@ -71,6 +71,7 @@ static const struct nla_policy maquis_circuit_new_nl_policy[MAQUIS_A_ROUTE + 1] 
 	[MAQUIS_A_LIFETIME] = NLA_POLICY_FULL_RANGE(NLA_U32, &maquis_a_lifetime_range),
 	[MAQUIS_A_HOP] = NLA_POLICY_NESTED(maquis_hop_nl_policy),
 	[MAQUIS_A_ROUTE] = NLA_POLICY_NESTED(maquis_prefix_nl_policy),
+	[MAQUIS_A_E2E_KEY] = NLA_POLICY_EXACT_LEN(MAQUIS_E2E_KEY_LEN),
 };
 
 /* MAQUIS_CMD_CIRCUIT_DEL - do */
@@ -119,6 +120,13 @@ static const struct nla_policy maquis_ctl_send_nl_policy[MAQUIS_A_CTL + 1] = {
 	[MAQUIS_A_CTL] = NLA_POLICY_EXACT_LEN(MAQUIS_CTL_LEN),
 };
 
+/* MAQUIS_CMD_CIRCUIT_JOIN - do */
+static const struct nla_policy maquis_circuit_join_nl_policy[MAQUIS_A_JOIN + 1] = {
+	[MAQUIS_A_IFINDEX] = NLA_POLICY_MIN(NLA_U32, 1),
+	[MAQUIS_A_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+	[MAQUIS_A_JOIN] = { .type = NLA_U32, },
+};
+
 /* Ops table for maquis */
 static const struct genl_split_ops maquis_nl_ops[] = {
 	{
@@ -144,7 +152,7 @@ static const struct genl_split_ops maquis_nl_ops[] = {
 		.cmd		= MAQUIS_CMD_CIRCUIT_NEW,
 		.doit		= maquis_nl_circuit_new_doit,
 		.policy		= maquis_circuit_new_nl_policy,
-		.maxattr	= MAQUIS_A_ROUTE,
+		.maxattr	= MAQUIS_A_E2E_KEY,
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 	{
@@ -194,6 +202,13 @@ static const struct genl_split_ops maquis_nl_ops[] = {
 		.doit		= maquis_nl_ctl_send_doit,
 		.policy		= maquis_ctl_send_nl_policy,
 		.maxattr	= MAQUIS_A_CTL,
+		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
+	},
+	{
+		.cmd		= MAQUIS_CMD_CIRCUIT_JOIN,
+		.doit		= maquis_nl_circuit_join_doit,
+		.policy		= maquis_circuit_join_nl_policy,
+		.maxattr	= MAQUIS_A_JOIN,
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 };

@@ -28,6 +28,7 @@ int maquis_nl_key_set_doit(struct sk_buff *skb, struct genl_info *info);
 int maquis_nl_stats_reset_doit(struct sk_buff *skb, struct genl_info *info);
 int maquis_nl_cell_send_doit(struct sk_buff *skb, struct genl_info *info);
 int maquis_nl_ctl_send_doit(struct sk_buff *skb, struct genl_info *info);
+int maquis_nl_circuit_join_doit(struct sk_buff *skb, struct genl_info *info);
 
 enum {
 	MAQUIS_NLGRP_EVENTS,

@@ -6,6 +6,7 @@
  * one attribute is to blame, points at it; nothing changes on failure.
  */
 
+#include <crypto/utils.h>
 #include <linux/inetdevice.h>
 #include <linux/slab.h>
 #include <linux/unaligned.h>
@@ -99,6 +100,7 @@ static const char *const maq_req_name[MAQUIS_A_MAX + 1] = {
 	[MAQUIS_A_PEER]		= "peer",
 	[MAQUIS_A_CELL]		= "cell",
 	[MAQUIS_A_CTL]		= "ctl",
+	[MAQUIS_A_JOIN]		= "join",
 };
 
 /* A request attribute every form of the operation needs. */
@@ -578,6 +580,22 @@ static int maq_nl_circuit_check(struct maq_nl_new *p, struct genl_info *info)
 			return -EINVAL;
 		}
 	}
+	if (attrs[MAQUIS_A_E2E_KEY]) {
+		const u8 *k = nla_data(attrs[MAQUIS_A_E2E_KEY]);
+
+		if (p->role != MAQUIS_ROLE_ORIGIN) {
+			NL_SET_ERR_MSG_ATTR_FMT(extack, attrs[MAQUIS_A_E2E_KEY],
+						"%s circuit takes no e2e-key",
+						maq_role_name[p->role]);
+			return -EINVAL;
+		}
+		/* Else the far end's own cells, reflected, would open. */
+		if (!crypto_memneq(k, k + MAQ_KEY_LEN, MAQ_KEY_LEN)) {
+			NL_SET_ERR_MSG_ATTR(extack, attrs[MAQUIS_A_E2E_KEY],
+					    "e2e-key send and receive keys are equal");
+			return -EINVAL;
+		}
+	}
 	if (attrs[MAQUIS_A_FWD_CID_IN] && attrs[MAQUIS_A_BACK_CID_IN] &&
 	    nla_get_u32(attrs[MAQUIS_A_FWD_CID_IN]) ==
 	    nla_get_u32(attrs[MAQUIS_A_BACK_CID_IN])) {
@@ -674,6 +692,15 @@ static struct maq_circuit *maq_nl_circuit_build(struct maq_nl_new *p,
 		h->seq[MAQUIS_DIR_BACK] = nla_get_u64(tb[MAQUIS_A_HOP_BACK_SEQ]);
 		h->valid[MAQUIS_DIR_FWD] = BIT(0);
 		h->valid[MAQUIS_DIR_BACK] = BIT(0);
+	}
+	if (attrs[MAQUIS_A_E2E_KEY]) {
+		c->e2e = kzalloc(sizeof(*c->e2e), GFP_KERNEL_ACCOUNT);
+		if (!c->e2e) {
+			ret = -ENOMEM;
+			goto err_free;
+		}
+		nla_memcpy(c->e2e->key, attrs[MAQUIS_A_E2E_KEY],
+			   sizeof(c->e2e->key));
 	}
 
 	nlmsg_for_each_attr_type(attr, MAQUIS_A_ROUTE, info->nlhdr,
@@ -798,6 +825,7 @@ static int maq_nl_circuit_fill(struct sk_buff *skb, struct maq_device *md,
 {
 	const bool origin = c->role == MAQUIS_ROLE_ORIGIN;
 	const bool terminus = c->role == MAQUIS_ROLE_TERMINUS;
+	struct maq_circuit *peer = maq_circuit_joined(md, c);
 	struct maq_route *r;
 	struct maq_stats st;
 	struct nlattr *nest;
@@ -827,6 +855,8 @@ static int maq_nl_circuit_fill(struct sk_buff *skb, struct maq_device *md,
 	    nla_put_u32(skb, MAQUIS_A_AGE, maq_circuit_age(c)) ||
 	    nla_put_u8(skb, MAQUIS_A_PHASE,
 		       READ_ONCE(c->in[MAQUIS_DIR_FWD].phase)) ||
+	    (c->joined && nla_put_u32(skb, MAQUIS_A_JOIN,
+				      peer ? peer->id : 0)) ||
 	    maq_nl_put_stats(skb, &st))
 		goto err;
 	list_for_each_entry(r, &c->routes, circ_node) {
@@ -919,6 +949,87 @@ int maquis_nl_circuit_get_dumpit(struct sk_buff *skb,
 	if (ret == -EMSGSIZE && skb->len)
 		ret = 0;
 	return ret ?: skb->len;
+}
+
+/* Why @c cannot be joined (and *@err), or NULL when it can. */
+static const char *maq_nl_join_refusal(struct maq_device *md,
+				       struct maq_circuit *c, int *err)
+{
+	*err = -EINVAL;
+	if (c->role != MAQUIS_ROLE_TERMINUS)
+		return "is not a terminus";
+	*err = -EBUSY;
+	if (maq_circuit_joined(md, c))
+		return "is joined already";
+	return NULL;
+}
+
+int maquis_nl_circuit_join_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct netlink_ext_ack *extack = info->extack;
+	struct nlattr **attrs = info->attrs;
+	struct maq_circuit *c, *other;
+	netdevice_tracker tracker;
+	struct maq_device *md;
+	const char *why;
+	int ret = 0;
+	u32 join;
+
+	md = maq_nl_dev(info, &tracker);
+	if (IS_ERR(md))
+		return PTR_ERR(md);
+	mutex_lock(&md->lock);
+	c = maq_nl_circuit(md, info);
+	if (IS_ERR(c)) {
+		ret = PTR_ERR(c);
+		goto out_unlock;
+	}
+	if (maq_nl_missing(info, MAQUIS_A_JOIN)) {
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	join = nla_get_u32(attrs[MAQUIS_A_JOIN]);
+	if (!join) {
+		if (!c->joined) {
+			NL_SET_ERR_MSG_ATTR(extack, attrs[MAQUIS_A_ID],
+					    "circuit is not joined");
+			ret = -ENOENT;
+			goto out_unlock;
+		}
+		maq_circuit_unjoin(md, c);
+		goto out_unlock;
+	}
+	if (join == c->id) {
+		NL_SET_ERR_MSG_ATTR(extack, attrs[MAQUIS_A_JOIN],
+				    "a circuit cannot join itself");
+		ret = -EINVAL;
+		goto out_unlock;
+	}
+	other = maq_circuit_find(md, join);
+	if (!other) {
+		NL_SET_ERR_MSG_ATTR(extack, attrs[MAQUIS_A_JOIN],
+				    "no circuit with this id to join");
+		ret = -ENOENT;
+		goto out_unlock;
+	}
+	why = maq_nl_join_refusal(md, c, &ret);
+	if (why) {
+		NL_SET_ERR_MSG_ATTR_FMT(extack, attrs[MAQUIS_A_ID],
+					"circuit %u %s", c->id, why);
+		goto out_unlock;
+	}
+	why = maq_nl_join_refusal(md, other, &ret);
+	if (why) {
+		NL_SET_ERR_MSG_ATTR_FMT(extack, attrs[MAQUIS_A_JOIN],
+					"circuit %u %s", join, why);
+		goto out_unlock;
+	}
+	ret = 0;
+	maq_circuit_join(md, c, other);
+out_unlock:
+	mutex_unlock(&md->lock);
+	maq_device_put(md, &tracker);
+	return ret;
 }
 
 int maquis_nl_key_set_doit(struct sk_buff *skb, struct genl_info *info)

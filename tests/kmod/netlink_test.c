@@ -50,6 +50,11 @@
 #define ORIG_ID		10
 #define RELAY_ID	20
 #define TERM_ID		30
+/* bad_circuit_join: 31 and 32 joined, 33 free, 40 on another device */
+#define JOIN_A_ID	31
+#define JOIN_B_ID	32
+#define JOIN_FREE_ID	33
+#define OTHER_DEV_ID	40
 #define NHOPS		4
 #define SEQ_MASK	((1ULL << 63) - 1)
 #define BASE_LIMIT	(1ULL << 61)
@@ -361,7 +366,7 @@ FIXTURE_TEARDOWN(nl)
 
 enum op {
 	OP_DEV_GET, OP_DEV_DUMP, OP_DEV_SET, OP_NEW, OP_DEL, OP_GET, OP_DUMP,
-	OP_KEY, OP_RESET, OP_CELL, OP_CTL,
+	OP_KEY, OP_RESET, OP_CELL, OP_CTL, OP_JOIN,
 };
 
 struct raw {
@@ -602,6 +607,7 @@ static struct nl_msg *build(FIXTURE_DATA(nl) *self, const struct bcase *bc)
 	case OP_KEY: cmd = MAQUIS_CMD_KEY_SET; break;
 	case OP_RESET: cmd = MAQUIS_CMD_STATS_RESET; break;
 	case OP_CELL: cmd = MAQUIS_CMD_CELL_SEND; break;
+	case OP_JOIN: cmd = MAQUIS_CMD_CIRCUIT_JOIN; break;
 	default: cmd = MAQUIS_CMD_CTL_SEND; break;
 	}
 	b.msg = maq_nl_msg(self->nl, (uint8_t)cmd, flags);
@@ -668,6 +674,11 @@ static struct nl_msg *build(FIXTURE_DATA(nl) *self, const struct bcase *bc)
 		randombytes_buf(ctl, sizeof(ctl));
 		b_bin(&b, MAQUIS_A_CTL, ctl, sizeof(ctl));
 		break;
+	case OP_JOIN:
+		b_u32(&b, MAQUIS_A_IFINDEX, self->ifindex);
+		b_u32(&b, MAQUIS_A_ID, target_id(bc->who));
+		b_u32(&b, MAQUIS_A_JOIN, JOIN_FREE_ID);
+		break;
 	}
 	if (bc->e.add.type)
 		nla_put(b.msg, bc->e.add.type, bc->e.add.len, bc->e.add.data);
@@ -691,6 +702,9 @@ static struct nl_msg *build(FIXTURE_DATA(nl) *self, const struct bcase *bc)
 #define E(...)		{ __VA_ARGS__ }
 #define NOTDEV		E(ENODEV, EOPNOTSUPP, EINVAL)
 #define DUP		E(EEXIST, EADDRINUSE)
+/* e2e-key: send and receive halves equal (refused), or not */
+#define E2E_SAME	BYTES(MAQUIS_E2E_KEY_LEN)
+#define E2E_OK		(const uint8_t[MAQUIS_E2E_KEY_LEN]){ 1 }, MAQUIS_E2E_KEY_LEN
 
 /* A well-formed addr nest body (127.0.0.1:7720), little-endian headers. */
 static const uint8_t addr_body[] = {
@@ -893,6 +907,10 @@ static const struct bcase cases[] = {
 	{ "new_origin", "id taken", OP_NEW, O, { .fix = fx_id_taken }, E(EEXIST) },
 	{ "new_origin", "back-cid-in taken", OP_NEW, O, { .fix = fx_origin_back_in_taken }, DUP },
 	{ "new_origin", "back-cid-in is a relay's fwd-cid-in", OP_NEW, O, { .fix = fx_origin_back_in_is_relay_fwd_in }, DUP },
+	{ "new_origin", "e2e-key 63 bytes", OP_NEW, O, { .add = { MAQUIS_A_E2E_KEY, BYTES(MAQUIS_E2E_KEY_LEN - 1) } }, E(ERANGE) },
+	{ "new_origin", "e2e-key 65 bytes", OP_NEW, O, { .add = { MAQUIS_A_E2E_KEY, BYTES(MAQUIS_E2E_KEY_LEN + 1) } }, E(ERANGE) },
+	{ "new_origin", "e2e-key u32", OP_NEW, O, { .add = { MAQUIS_A_E2E_KEY, U32V(1) } }, E(ERANGE) },
+	{ "new_origin", "e2e-key halves equal", OP_NEW, O, { .add = { MAQUIS_A_E2E_KEY, E2E_SAME } }, E(EINVAL) },
 
 	/* circuit-new: relay rules */
 	{ "new_relay", "no fwd-cid-in", OP_NEW, R, { .fix = fx_no_fwd_cid_in }, E(EINVAL) },
@@ -918,6 +936,7 @@ static const struct bcase cases[] = {
 	{ "new_relay", "back-cid-in taken", OP_NEW, R, { .fix = fx_relay_back_in_taken }, DUP },
 	{ "new_relay", "fwd-cid-in is an origin's back-cid-in", OP_NEW, R, { .fix = fx_relay_in_is_origin_back_in }, DUP },
 	{ "new_relay", "fwd-cid-in equals own back-cid-in", OP_NEW, R, { .fix = fx_relay_own_cids_clash }, E(EINVAL, EEXIST, EADDRINUSE) },
+	{ "new_relay", "e2e-key", OP_NEW, R, { .add = { MAQUIS_A_E2E_KEY, E2E_OK } }, E(EINVAL) },
 
 	/* circuit-new: terminus rules */
 	{ "new_terminus", "no fwd-cid-in", OP_NEW, T, { .fix = fx_no_fwd_cid_in }, E(EINVAL) },
@@ -935,6 +954,7 @@ static const struct bcase cases[] = {
 	{ "new_terminus", "no route", OP_NEW, T, { .fix = fx_no_routes }, E(EINVAL) },
 	{ "new_terminus", "id taken", OP_NEW, T, { .fix = fx_id_taken }, E(EEXIST) },
 	{ "new_terminus", "fwd-cid-in taken", OP_NEW, T, { .fix = fx_term_fwd_in_taken }, DUP },
+	{ "new_terminus", "e2e-key", OP_NEW, T, { .add = { MAQUIS_A_E2E_KEY, E2E_OK } }, E(EINVAL) },
 
 	/* circuit-del, circuit-get, stats-reset */
 	{ "del", "no ifindex", OP_DEL, O, { .omit = A(MAQUIS_A_IFINDEX) }, E(EINVAL) },
@@ -1010,6 +1030,31 @@ static const struct bcase cases[] = {
 	{ "ctl_send", "hop index 8", OP_CTL, O, { .nest = MAQUIS_A_HOP, .nest_idx = 0, .in_rep = { MAQUIS_A_HOP_INDEX, U8V(8) } }, E(ERANGE) },
 	{ "ctl_send", "hop without index", OP_CTL, O, { .nest = MAQUIS_A_HOP, .nest_idx = 0, .in_omit = A(MAQUIS_A_HOP_INDEX) }, E(EINVAL) },
 	{ "ctl_send", "hop garbage", OP_CTL, O, { .rep = { MAQUIS_A_HOP | F, BYTES(3) } }, E(ERANGE) },
+
+	/* circuit-join (bad_circuit_join adds circuits 31..33 and 40) */
+	{ "join", "no ifindex", OP_JOIN, T, { .omit = A(MAQUIS_A_IFINDEX) }, E(EINVAL) },
+	{ "join", "ifindex unknown", OP_JOIN, T, { .rep = { MAQUIS_A_IFINDEX, U32V(99999) } }, E(ENODEV) },
+	{ "join", "ifindex of lo", OP_JOIN, T, { .rep = { MAQUIS_A_IFINDEX, U32V(1) } }, NOTDEV },
+	{ "join", "no id", OP_JOIN, T, { .omit = A(MAQUIS_A_ID) }, E(EINVAL) },
+	{ "join", "id 0", OP_JOIN, T, { .rep = { MAQUIS_A_ID, U32V(0) } }, E(ERANGE) },
+	{ "join", "unknown id", OP_JOIN, T, { .rep = { MAQUIS_A_ID, U32V(4242) } }, E(ENOENT) },
+	{ "join", "no join", OP_JOIN, T, { .omit = A(MAQUIS_A_JOIN) }, E(EINVAL) },
+	{ "join", "join u64", OP_JOIN, T, { .rep = { MAQUIS_A_JOIN, U64V(JOIN_FREE_ID) } }, E(EINVAL, ERANGE) },
+	{ "join", "join u8", OP_JOIN, T, { .rep = { MAQUIS_A_JOIN, U8V(JOIN_FREE_ID) } }, E(EINVAL, ERANGE) },
+	{ "join", "unknown join", OP_JOIN, T, { .rep = { MAQUIS_A_JOIN, U32V(4242) } }, E(ENOENT) },
+	{ "join", "join on another device", OP_JOIN, T, { .rep = { MAQUIS_A_JOIN, U32V(OTHER_DEV_ID) } }, E(ENOENT) },
+	{ "join", "itself", OP_JOIN, T, { .rep = { MAQUIS_A_JOIN, U32V(TERM_ID) } }, E(EINVAL) },
+	{ "join", "an origin", OP_JOIN, O, { 0 }, E(EINVAL) },
+	{ "join", "a relay", OP_JOIN, R, { 0 }, E(EINVAL) },
+	{ "join", "to an origin", OP_JOIN, T, { .rep = { MAQUIS_A_JOIN, U32V(ORIG_ID) } }, E(EINVAL) },
+	{ "join", "to a relay", OP_JOIN, T, { .rep = { MAQUIS_A_JOIN, U32V(RELAY_ID) } }, E(EINVAL) },
+	{ "join", "id joined already", OP_JOIN, T, { .rep = { MAQUIS_A_ID, U32V(JOIN_A_ID) } }, E(EBUSY) },
+	{ "join", "join joined already", OP_JOIN, T, { .rep = { MAQUIS_A_JOIN, U32V(JOIN_B_ID) } }, E(EBUSY) },
+	{ "join", "undo, not joined", OP_JOIN, T, { .rep = { MAQUIS_A_JOIN, U32V(0) } }, E(ENOENT) },
+	{ "join", "undo on an origin", OP_JOIN, O, { .rep = { MAQUIS_A_JOIN, U32V(0) } }, E(ENOENT) },
+	{ "join", "unknown attribute", OP_JOIN, T, { .add = { 60, U32V(1) } }, E(EINVAL) },
+	{ "join", "attribute not in request", OP_JOIN, T, { .add = { MAQUIS_A_ROLE, U8V(2) } }, E(EINVAL) },
+	{ "join", "trailing bytes", OP_JOIN, T, { .tail = 4 }, E(EINVAL) },
 };
 
 static bool errno_in(int err, const int *errs)
@@ -1092,6 +1137,36 @@ TEST_F(nl, bad_stats_reset) { run_group(_metadata, self, "reset"); }
 TEST_F(nl, bad_key_set) { run_group(_metadata, self, "key_set"); }
 TEST_F(nl, bad_cell_send) { run_group(_metadata, self, "cell_send"); }
 TEST_F(nl, bad_ctl_send) { run_group(_metadata, self, "ctl_send"); }
+
+/* Termini to join on maq0, prev the ::1 sink; cids from @cid0 + 1. */
+static void join_term(struct __test_metadata *_metadata,
+		      FIXTURE_DATA(nl) *self, struct maq_circuit *c,
+		      uint32_t ifindex, uint32_t id, uint32_t cid0)
+{
+	char route[32];
+
+	snprintf(route, sizeof(route), "fd30:%x::/64", id);
+	mk_term(c, ifindex, id, cid0, &self->a6, route);
+	install(_metadata, self->nl, c);
+}
+
+TEST_F(nl, bad_circuit_join)
+{
+	struct maq_circuit c;
+	uint32_t other;
+
+	join_term(_metadata, self, &c, self->ifindex, JOIN_A_ID, 3100);
+	join_term(_metadata, self, &c, self->ifindex, JOIN_B_ID, 3200);
+	join_term(_metadata, self, &c, self->ifindex, JOIN_FREE_ID, 3300);
+	ASSERT_EQ(0, link_add("maq1", maq_kind()));
+	other = if_nametoindex("maq1");
+	ASSERT_NE(0, other);
+	join_term(_metadata, self, &c, other, OTHER_DEV_ID, 4000);
+	ASSERT_EQ(0, maq_nl_circuit_join(self->nl, self->ifindex, JOIN_A_ID,
+					 JOIN_B_ID))
+		TH_LOG("%s", maq_nl_errmsg(self->nl));
+	run_group(_metadata, self, "join");
+}
 
 /* --- operations that work ---------------------------------------------- */
 
@@ -2282,6 +2357,405 @@ TEST_F(nl, netns_events)
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("events crossed namespaces");
 	maq_nl_close(evnl);
+}
+
+/* --- rendezvous: circuit-join, the end-to-end layer -------------------- */
+
+static uint64_t cstat(FIXTURE_DATA(nl) *self, uint32_t id, int stat)
+{
+	struct maq_circuit c;
+
+	if (maq_nl_circuit_get(self->nl, self->ifindex, id, &c))
+		return UINT64_MAX;
+	return c.stats.val[stat];
+}
+
+/* Polls circuit @id's counter @stat until it is @want, 3 s at most. */
+static bool cstat_is(FIXTURE_DATA(nl) *self, uint32_t id, int stat,
+		     uint64_t want)
+{
+	int i;
+
+	for (i = 0; i < 30; i++) {
+		if (cstat(self, id, stat) == want)
+			return true;
+		usleep(100000);
+	}
+	return false;
+}
+
+/* Whether circuit @id reports a join, and to which circuit. */
+static bool joined_to(FIXTURE_DATA(nl) *self, uint32_t id, uint32_t *to)
+{
+	struct maq_circuit c;
+
+	if (maq_nl_circuit_get(self->nl, self->ifindex, id, &c))
+		return false;
+	*to = c.join;
+	return MAQ_HAS(&c, MAQUIS_A_JOIN);
+}
+
+/* A cell for @cid sealed with @key at counter @seq, as a neighbour sends it. */
+static void sealed_to_dev(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(nl) *self, uint32_t cid,
+			  const uint8_t *key, uint64_t seq, const uint8_t *pt)
+{
+	uint8_t cell[MAQUIS_CELL_SIZE];
+
+	memcpy(cell + MAQ_HDR_LEN, pt, MAQ_BODY_LEN);
+	maq_layer_seal(cell + MAQ_HDR_LEN, cell + MAQ_HDR_LEN + MAQ_BODY_LEN,
+		       key, seq);
+	maq_cell_put_hdr(cell, cid, seq);
+	cell_to_dev(_metadata, self, cell);
+}
+
+/* Forward to terminus @t from its last relay; backward to the one-hop
+ * origin @o from its terminus.
+ */
+#define term_cell(_metadata, self, t, ctr, pt)				\
+	sealed_to_dev(_metadata, self, (t)->fwd_cid_in,			\
+		      (t)->hops[0].fwd_key, ctr, pt)
+#define origin_cell(_metadata, self, o, ctr, pt)			\
+	sealed_to_dev(_metadata, self, (o)->back_cid_in,		\
+		      (o)->hops[0].back_key,				\
+		      ((o)->hops[0].back_seq + (ctr)) & SEQ_MASK, pt)
+
+static void put_inner(uint8_t *pt, uint8_t type, uint8_t flags, uint16_t len)
+{
+	pt[MAQ_PAYLOAD_OFF] = type;
+	pt[MAQ_PAYLOAD_OFF + 1] = flags;
+	pt[MAQ_PAYLOAD_OFF + 2] = (uint8_t)(len >> 8);
+	pt[MAQ_PAYLOAD_OFF + 3] = (uint8_t)len;
+}
+
+/*
+ * Join reported both ways, undone from either end; deleting or expiring
+ * one end leaves the other joined to nothing (join 0), which can be joined
+ * again.
+ */
+TEST_F(nl, circuit_join)
+{
+	struct maq_circuit a, b, c, *cs;
+	uint32_t to;
+	size_t n, i, with = 0;
+
+	join_term(_metadata, self, &a, self->ifindex, JOIN_A_ID, 3100);
+	join_term(_metadata, self, &b, self->ifindex, JOIN_B_ID, 3200);
+	join_term(_metadata, self, &c, self->ifindex, JOIN_FREE_ID, 3300);
+	EXPECT_FALSE(joined_to(self, JOIN_A_ID, &to));
+
+	ASSERT_EQ(0, maq_nl_circuit_join(self->nl, self->ifindex, JOIN_A_ID,
+					 JOIN_B_ID))
+		TH_LOG("%s", maq_nl_errmsg(self->nl));
+	EXPECT_TRUE(joined_to(self, JOIN_A_ID, &to));
+	EXPECT_EQ(JOIN_B_ID, to);
+	EXPECT_TRUE(joined_to(self, JOIN_B_ID, &to));
+	EXPECT_EQ(JOIN_A_ID, to);
+	EXPECT_FALSE(joined_to(self, JOIN_FREE_ID, &to));
+	EXPECT_FALSE(joined_to(self, TERM_ID, &to));
+	EXPECT_FALSE(joined_to(self, ORIG_ID, &to));
+	ASSERT_EQ(0, maq_nl_circuit_dump(self->nl, self->ifindex, &cs, &n));
+	for (i = 0; i < n; i++)
+		if (MAQ_HAS(&cs[i], MAQUIS_A_JOIN)) {
+			with++;
+			EXPECT_EQ(cs[i].id == JOIN_A_ID ? JOIN_B_ID : JOIN_A_ID,
+				  cs[i].join);
+		}
+	free(cs);
+	EXPECT_EQ(2, with);
+
+	/* undone from the other end */
+	ASSERT_EQ(0, maq_nl_circuit_join(self->nl, self->ifindex, JOIN_B_ID,
+					 0));
+	EXPECT_FALSE(joined_to(self, JOIN_A_ID, &to));
+	EXPECT_FALSE(joined_to(self, JOIN_B_ID, &to));
+
+	/* deleting one end */
+	ASSERT_EQ(0, maq_nl_circuit_join(self->nl, self->ifindex, JOIN_B_ID,
+					 JOIN_A_ID));
+	ASSERT_EQ(0, maq_nl_circuit_del(self->nl, self->ifindex, JOIN_A_ID));
+	EXPECT_TRUE(joined_to(self, JOIN_B_ID, &to));
+	EXPECT_EQ(0, to);
+	ASSERT_EQ(0, maq_nl_circuit_join(self->nl, self->ifindex, JOIN_B_ID,
+					 JOIN_FREE_ID))
+		TH_LOG("an end left alone cannot be joined again: %s",
+		       maq_nl_errmsg(self->nl));
+	EXPECT_TRUE(joined_to(self, JOIN_FREE_ID, &to));
+	EXPECT_EQ(JOIN_B_ID, to);
+	ASSERT_EQ(0, maq_nl_circuit_join(self->nl, self->ifindex, JOIN_FREE_ID,
+					 0));
+	EXPECT_FALSE(joined_to(self, JOIN_B_ID, &to));
+	EXPECT_FALSE(joined_to(self, JOIN_FREE_ID, &to));
+
+	/* expiry of one end */
+	mk_term(&a, self->ifindex, JOIN_A_ID, 3400, &self->a6, "fd30:34::/64");
+	a.lifetime = 1;
+	install(_metadata, self->nl, &a);
+	ASSERT_EQ(0, maq_nl_circuit_join(self->nl, self->ifindex, JOIN_A_ID,
+					 JOIN_FREE_ID));
+	for (i = 0; i < 50 && !maq_nl_circuit_get(self->nl, self->ifindex,
+						   JOIN_A_ID, &c); i++)
+		usleep(100000);
+	ASSERT_GT(50, i) TH_LOG("a circuit of 1 s still there after 5 s");
+	EXPECT_TRUE(joined_to(self, JOIN_FREE_ID, &to));
+	EXPECT_EQ(0, to);
+	maq_circuit_wipe(&a);
+	maq_circuit_wipe(&b);
+	maq_circuit_wipe(&c);
+}
+
+/*
+ * What a joined terminus does with each kind of forward cell, checked on
+ * the bytes: data goes back out along the other circuit under that
+ * circuit's backward key and counter, the payload as it came (its first
+ * MAQ_PAD_LEN bytes zeroed, as every creator's), nothing to the device;
+ * cover is dropped, keepalives go to the daemon; once the other end is
+ * gone, data is dropped as no-route, and after the join is undone a
+ * terminus refuses sealed data as malformed.
+ */
+TEST_F(nl, circuit_join_splices)
+{
+	uint8_t pt[MAQ_BODY_LEN], want[MAQ_BODY_LEN];
+	uint8_t cell[MAQUIS_CELL_SIZE + 64];
+	const struct maq_circuit *from, *to;
+	struct maq_circuit a, b;
+	uint64_t seq;
+	int dir;
+
+	join_term(_metadata, self, &a, self->ifindex, JOIN_A_ID, 3100);
+	join_term(_metadata, self, &b, self->ifindex, JOIN_B_ID, 3200);
+	ASSERT_EQ(0, maq_nl_circuit_join(self->nl, self->ifindex, JOIN_A_ID,
+					 JOIN_B_ID));
+	udp_drain(self->sink6);
+
+	for (dir = 0; dir < 2; dir++) {
+		from = dir ? &b : &a;
+		to = dir ? &a : &b;
+		/* junk where the creator's zeros go, a payload no IP */
+		randombytes_buf(pt, sizeof(pt));
+		put_inner(pt, MAQ_INNER_IP, MAQ_INNER_F_E2E, 100);
+		term_cell(_metadata, self, from, 5 + dir, pt);
+		ASSERT_EQ(MAQUIS_CELL_SIZE, read_cell(self->sink6, cell))
+			TH_LOG("nothing spliced from %u to %u", from->id,
+			       to->id);
+		EXPECT_EQ(to->back_cid_out, cell_cid(cell));
+		seq = cell_seq(cell);
+		EXPECT_EQ(0, seq >> 63);
+		seq &= SEQ_MASK;
+		EXPECT_EQ(to->hops[0].back_seq, seq)
+			TH_LOG("not the first backward counter of %u", to->id);
+		ASSERT_EQ(0, maq_layer_open(cell + MAQ_HDR_LEN,
+					    cell + MAQ_HDR_LEN + MAQ_BODY_LEN,
+					    to->hops[0].back_key, seq, NULL))
+			TH_LOG("spliced cell not under %u's backward key",
+			       to->id);
+		memcpy(want, pt, sizeof(want));
+		memset(want, 0, MAQ_PAD_LEN);
+		EXPECT_EQ(0, memcmp(want, cell + MAQ_HDR_LEN, sizeof(want)));
+	}
+	EXPECT_EQ(1, cstat(self, JOIN_A_ID, MAQUIS_A_STATS_CELLS_IN));
+	EXPECT_EQ(1, cstat(self, JOIN_A_ID, MAQUIS_A_STATS_CELLS_OUT));
+	EXPECT_EQ(1, cstat(self, JOIN_B_ID, MAQUIS_A_STATS_CELLS_IN));
+	EXPECT_EQ(1, cstat(self, JOIN_B_ID, MAQUIS_A_STATS_CELLS_OUT));
+
+	/* cover: dropped; keepalive: up to the daemon; neither spliced */
+	memset(pt, 0, sizeof(pt));
+	term_cell(_metadata, self, &a, 10, pt);
+	put_inner(pt, MAQ_INNER_KEEPALIVE, 0, 16);
+	term_cell(_metadata, self, &a, 11, pt);
+	EXPECT_TRUE(cstat_is(self, JOIN_A_ID, MAQUIS_A_STATS_CTL_UP, 1));
+	EXPECT_EQ(3, cstat(self, JOIN_A_ID, MAQUIS_A_STATS_CELLS_IN));
+	EXPECT_EQ(0, udp_recv(self->sink6, cell, sizeof(cell), 300, NULL));
+	EXPECT_EQ(1, cstat(self, JOIN_B_ID, MAQUIS_A_STATS_CELLS_OUT));
+
+	/* undone: an ordinary terminus again, which refuses sealed data */
+	ASSERT_EQ(0, maq_nl_circuit_join(self->nl, self->ifindex, JOIN_A_ID,
+					 0));
+	randombytes_buf(pt, sizeof(pt));
+	put_inner(pt, MAQ_INNER_IP, MAQ_INNER_F_E2E, 100);
+	term_cell(_metadata, self, &a, 12, pt);
+	EXPECT_TRUE(cstat_is(self, JOIN_A_ID, MAQUIS_A_STATS_DROP_MALFORMED,
+			     1));
+
+	/* the other end gone: data dropped and counted, not delivered */
+	ASSERT_EQ(0, maq_nl_circuit_join(self->nl, self->ifindex, JOIN_A_ID,
+					 JOIN_B_ID));
+	ASSERT_EQ(0, maq_nl_circuit_del(self->nl, self->ifindex, JOIN_B_ID));
+	term_cell(_metadata, self, &a, 13, pt);
+	EXPECT_TRUE(cstat_is(self, JOIN_A_ID, MAQUIS_A_STATS_DROP_NO_ROUTE,
+			     1));
+	EXPECT_EQ(1, cstat(self, JOIN_A_ID, MAQUIS_A_STATS_DROP_MALFORMED));
+	EXPECT_EQ(0, udp_recv(self->sink6, cell, sizeof(cell), 300, NULL));
+	maq_circuit_wipe(&a);
+	maq_circuit_wipe(&b);
+}
+
+static uint16_t ip_csum(const uint8_t *p, size_t len)
+{
+	uint32_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < len; i += 2)
+		sum += (uint32_t)p[i] << 8 | p[i + 1];
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* An IPv4/UDP packet of @len bytes (UDP checksum 0) into @p. */
+static void mk_udp4(uint8_t *p, size_t len, const char *src, const char *dst,
+		    uint16_t dport, uint8_t fill)
+{
+	uint16_t c;
+
+	memset(p, fill, len);
+	memset(p, 0, 28);
+	p[0] = 0x45;
+	p[2] = (uint8_t)(len >> 8);
+	p[3] = (uint8_t)len;
+	p[8] = 64;
+	p[9] = IPPROTO_UDP;
+	inet_pton(AF_INET, src, p + 12);
+	inet_pton(AF_INET, dst, p + 16);
+	c = ip_csum(p, 20);
+	p[10] = (uint8_t)(c >> 8);
+	p[11] = (uint8_t)c;
+	p[20] = 0x30;
+	p[21] = 0x39;
+	p[22] = (uint8_t)(dport >> 8);
+	p[23] = (uint8_t)dport;
+	p[24] = (uint8_t)((len - 20) >> 8);
+	p[25] = (uint8_t)(len - 20);
+}
+
+/* A bound UDP socket on @addr; its port in *@port. */
+static int udp_listen(const char *addr, uint16_t *port)
+{
+	union maq_sockaddr sa;
+	int fd = udp_sink(AF_INET, addr, &sa);
+
+	*port = ntohs(sa.in4.sin_port);
+	return fd;
+}
+
+/*
+ * An origin with e2e keys, on the bytes: what it sends opens with
+ * libsodium's AEAD under the send key (inner header and counter as AD,
+ * counters 0, 1, ...), packets beyond MAQ_E2E_MTU are dropped and counted;
+ * what it receives is delivered only when sealed under the receive key
+ * with a counter not seen before: a replay (in a fresh cell), a flipped
+ * bit, unsealed data are dropped and counted.  An origin without e2e keys
+ * refuses sealed data.
+ */
+TEST_F(nl, e2e_origin)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(9) };
+	uint8_t pt[MAQ_BODY_LEN], cell[MAQUIS_CELL_SIZE + 64], msg[1400];
+	uint8_t *inner = pt + MAQ_PAYLOAD_OFF, n12[12] = { 0 };
+	uint8_t pkt[MAQ_E2E_MTU], got[MAQ_E2E_MTU];
+	struct maq_circuit o, plain;
+	uint16_t port;
+	uint64_t seq;
+	int fd, lfd, i, sizes[2] = { 100, MAQ_E2E_MTU - 28 };
+
+	mk_origin(&o, self->ifindex, 50, 5000, 1, &self->a4, "172.30.50.0/24");
+	o.e2e = true;
+	randombytes_buf(o.e2e_key, sizeof(o.e2e_key));
+	remember_key(o.e2e_key);
+	remember_key(o.e2e_key + MAQUIS_KEY_LEN);
+	install(_metadata, self->nl, &o);
+	mk_origin(&plain, self->ifindex, 51, 5100, 1, &self->a4,
+		  "172.30.51.0/24");
+	install(_metadata, self->nl, &plain);
+	ASSERT_EQ(0, route_add(DEV, AF_INET, "172.30.50.0", 24));
+	ASSERT_EQ(0, addr_add(DEV, AF_INET, "172.30.60.1", 32));
+	udp_drain(self->sink4);
+
+	/* out: sealed under the send key, counters 0 and 1 */
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(1, inet_pton(AF_INET, "172.30.50.2", &to.sin_addr));
+	for (i = 0; i < 2; i++) {
+		randombytes_buf(msg, sizeof(msg));
+		ASSERT_EQ(sizes[i], sendto(fd, msg, sizes[i], 0,
+					   (struct sockaddr *)&to, sizeof(to)));
+		ASSERT_EQ(MAQUIS_CELL_SIZE, read_cell(self->sink4, cell));
+		seq = cell_seq(cell) & SEQ_MASK;
+		ASSERT_EQ(0, maq_layer_open(cell + MAQ_HDR_LEN,
+					    cell + MAQ_HDR_LEN + MAQ_BODY_LEN,
+					    o.hops[0].fwd_key, seq, NULL));
+		memcpy(pt, cell + MAQ_HDR_LEN, MAQ_BODY_LEN);
+		EXPECT_EQ(MAQ_INNER_IP, inner[0]);
+		EXPECT_EQ(MAQ_INNER_F_E2E, inner[1]);
+		/* IPv4 + UDP headers, the message, the e2e overhead */
+		EXPECT_EQ(28 + sizes[i] + 24, inner[2] << 8 | inner[3]);
+		/* the e2e counter sits where a cell's seq does */
+		EXPECT_EQ((uint64_t)i, cell_seq(inner));
+		memset(n12, 0, sizeof(n12));
+		n12[4] = (uint8_t)i;
+		ASSERT_EQ(0, crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+				got, NULL, inner + MAQ_E2E_AD_LEN, 28 + sizes[i],
+				inner + MAQ_E2E_AD_LEN + 28 + sizes[i], inner,
+				MAQ_E2E_AD_LEN, n12, o.e2e_key))
+			TH_LOG("packet %d does not open with the send key", i);
+		EXPECT_EQ(0, memcmp(got + 28, msg, sizes[i]));
+	}
+	/* beyond MAQ_E2E_MTU: dropped, counted, nothing sent */
+	EXPECT_EQ(0, cstat(self, 50, MAQUIS_A_STATS_DROP_MALFORMED));
+	sendto(fd, msg, MAQ_E2E_MTU - 28 + 1, 0, (struct sockaddr *)&to,
+	       sizeof(to));
+	EXPECT_TRUE(cstat_is(self, 50, MAQUIS_A_STATS_DROP_MALFORMED, 1));
+	EXPECT_EQ(0, udp_recv(self->sink4, cell, sizeof(cell), 300, NULL));
+	close(fd);
+
+	/* in: a packet for a socket here, through the receive key */
+	lfd = udp_listen("172.30.60.1", &port);
+	ASSERT_LE(0, lfd);
+	mk_udp4(pkt, 200, "172.30.50.2", "172.30.60.1", port, 0xab);
+	memset(pt, 0, sizeof(pt));
+	memcpy(inner + MAQ_E2E_AD_LEN, pkt, 200);
+	maq_e2e_seal(inner, 200, o.e2e_key + MAQUIS_KEY_LEN, 0);
+	origin_cell(_metadata, self, &o, 0, pt);
+	EXPECT_EQ(172, udp_recv(lfd, got, sizeof(got), 3000, NULL))
+		TH_LOG("sealed packet not delivered");
+	EXPECT_EQ(0xab, got[0]);
+	/* the same e2e counter again, in a fresh cell */
+	origin_cell(_metadata, self, &o, 1, pt);
+	EXPECT_TRUE(cstat_is(self, 50, MAQUIS_A_STATS_DROP_REPLAY, 1))
+		TH_LOG("e2e replay not dropped as a replay");
+	/* a flipped bit */
+	memset(pt, 0, sizeof(pt));
+	memcpy(inner + MAQ_E2E_AD_LEN, pkt, 200);
+	maq_e2e_seal(inner, 200, o.e2e_key + MAQUIS_KEY_LEN, 1);
+	inner[MAQ_E2E_AD_LEN + 50] ^= 4;
+	origin_cell(_metadata, self, &o, 2, pt);
+	EXPECT_TRUE(cstat_is(self, 50, MAQUIS_A_STATS_DROP_BAD_TAG, 1));
+	/* sealed with the send key: what a reflecting relay would do */
+	inner[MAQ_E2E_AD_LEN + 50] ^= 4;
+	memcpy(inner + MAQ_E2E_AD_LEN, pkt, 200);
+	maq_e2e_seal(inner, 200, o.e2e_key, 1);
+	origin_cell(_metadata, self, &o, 3, pt);
+	EXPECT_TRUE(cstat_is(self, 50, MAQUIS_A_STATS_DROP_BAD_TAG, 2));
+	/* unsealed */
+	memset(pt, 0, sizeof(pt));
+	put_inner(pt, MAQ_INNER_IP, 0, 200);
+	memcpy(inner + MAQ_INNER_HDR_LEN, pkt, 200);
+	origin_cell(_metadata, self, &o, 4, pt);
+	EXPECT_TRUE(cstat_is(self, 50, MAQUIS_A_STATS_DROP_MALFORMED, 2));
+	/* the window goes on: counter 1 now */
+	memset(pt, 0, sizeof(pt));
+	memcpy(inner + MAQ_E2E_AD_LEN, pkt, 200);
+	maq_e2e_seal(inner, 200, o.e2e_key + MAQUIS_KEY_LEN, 1);
+	origin_cell(_metadata, self, &o, 5, pt);
+	EXPECT_EQ(172, udp_recv(lfd, got, sizeof(got), 3000, NULL));
+	/* an origin without e2e keys refuses sealed data */
+	origin_cell(_metadata, self, &plain, 0, pt);
+	EXPECT_TRUE(cstat_is(self, 51, MAQUIS_A_STATS_DROP_MALFORMED, 1));
+	EXPECT_EQ(0, udp_recv(lfd, got, sizeof(got), 300, NULL));
+	EXPECT_EQ(6, cstat(self, 50, MAQUIS_A_STATS_CELLS_IN));
+	close(lfd);
+	maq_circuit_wipe(&o);
+	maq_circuit_wipe(&plain);
 }
 
 /* --- key material ------------------------------------------------------ */
