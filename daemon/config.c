@@ -29,6 +29,11 @@ enum conf_key {
 	K_ADDRESS,
 	K_CONTROL,
 	K_CIRCUIT,
+	K_DATAPATH,
+	K_XDP,
+	K_XDP_INTERFACE,
+	K_XDP_PIN_ROOT,
+	K_EPOCH_SECS,
 	K_N,
 };
 
@@ -248,6 +253,86 @@ static int set_circuit(struct maq_config *c, const char *v, char *buf,
 	return 0;
 }
 
+/* One of @names (NULL-terminated) into @out, its index. */
+static int set_word(const char *v, const char *const *names, int *out,
+		    char *buf, size_t len)
+{
+	char list[128] = "";
+	int i;
+
+	for (i = 0; names[i]; i++) {
+		if (!strcmp(v, names[i])) {
+			*out = i;
+			return 0;
+		}
+		snprintf(list + strlen(list), sizeof(list) - strlen(list),
+			 "%s%s", i ? ", " : "", names[i]);
+	}
+	return why(buf, len, -EINVAL, "'%s' is not one of %s", v, list);
+}
+
+static int set_datapath(struct maq_config *c, const char *v, char *buf,
+			size_t len)
+{
+	static const char *const names[] = { "auto", "module", "user", NULL };
+	int i, ret = set_word(v, names, &i, buf, len);
+
+	if (!ret)
+		c->datapath = (enum maq_conf_datapath)i;
+	return ret;
+}
+
+static int set_xdp(struct maq_config *c, const char *v, char *buf,
+		   size_t len)
+{
+	static const char *const names[] = {
+		"off", "auto", "native", "generic", NULL,
+	};
+	int i, ret = set_word(v, names, &i, buf, len);
+
+	if (!ret)
+		c->xdp = (enum maq_conf_xdp)(i + MAQ_CONF_XDP_OFF);
+	return ret;
+}
+
+static int set_xdp_interface(struct maq_config *c, const char *v, char *buf,
+			     size_t len)
+{
+	char keep[sizeof(c->interface)];
+	int ret;
+
+	/* the same rules as the device's name */
+	memcpy(keep, c->interface, sizeof(keep));
+	ret = set_interface(c, v, buf, len);
+	if (!ret)
+		memcpy(c->xdp_interface, c->interface, sizeof(keep));
+	memcpy(c->interface, keep, sizeof(keep));
+	return ret;
+}
+
+static int set_xdp_pin_root(struct maq_config *c, const char *v, char *buf,
+			    size_t len)
+{
+	/* the loader's buffers are PATH_MAX / 2 (daemon/xdp.c) */
+	if (v[0] != '/' || strlen(v) >= sizeof(c->xdp_pin_root) / 2)
+		return why(buf, len, -EINVAL,
+			   "'%s' is not an absolute path of at most %zu bytes",
+			   v, sizeof(c->xdp_pin_root) / 2 - 1);
+	strcpy(c->xdp_pin_root, v);
+	return 0;
+}
+
+static int set_epoch_secs(struct maq_config *c, const char *v, char *buf,
+			  size_t len)
+{
+	uint64_t x;
+	int ret = parse_uint(v, 1, 86400, &x, buf, len);
+
+	if (!ret)
+		c->epoch_secs = (uint32_t)x;
+	return ret;
+}
+
 static const char *const log_level_name[] = {
 	[MAQ_LOG_ERROR]	= "error",
 	[MAQ_LOG_WARN]	= "warn",
@@ -296,6 +381,11 @@ static const struct conf_keydef keys[K_N] = {
 	[K_ADDRESS]	= { "address", false, set_address },
 	[K_CONTROL]	= { "control", false, set_control },
 	[K_CIRCUIT]	= { "circuit", true, set_circuit },
+	[K_DATAPATH]	= { "datapath", false, set_datapath },
+	[K_XDP]		= { "xdp", false, set_xdp },
+	[K_XDP_INTERFACE] = { "xdp-interface", false, set_xdp_interface },
+	[K_XDP_PIN_ROOT] = { "xdp-pin-root", false, set_xdp_pin_root },
+	[K_EPOCH_SECS]	= { "epoch-secs", false, set_epoch_secs },
 };
 
 void maq_config_init(struct maq_config *c)

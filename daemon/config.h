@@ -18,6 +18,12 @@
  *                end here)
  *   control    = path of the control socket
  *   circuit    = a destination to keep a circuit to (repeatable)
+ *   datapath   = auto | module | user (auto: module when maquis.ko is there)
+ *   xdp        = off | auto | native | generic: the XDP relay of a relay
+ *                (default: auto in user mode, off in module mode)
+ *   xdp-interface = where it goes (default: the one holding listen)
+ *   xdp-pin-root  = its pins, on bpffs (default /sys/fs/bpf/maquis)
+ *   epoch-secs = user mode: an origin's key phase lasts at most this
  *
  * Addresses are "192.0.2.1:7720", "[2001:db8::1]:7720", or without the
  * port (MAQ_DEFAULT_PORT).  A key given twice in one file is an error;
@@ -49,6 +55,20 @@ enum maq_conf_role {
 	MAQ_CONF_RELAY,
 };
 
+enum maq_conf_datapath {
+	MAQ_CONF_DP_AUTO,
+	MAQ_CONF_DP_MODULE,
+	MAQ_CONF_DP_USER,
+};
+
+enum maq_conf_xdp {
+	MAQ_CONF_XDP_DEFAULT,		/* auto in user mode, off in module */
+	MAQ_CONF_XDP_OFF,
+	MAQ_CONF_XDP_AUTO,
+	MAQ_CONF_XDP_NATIVE,
+	MAQ_CONF_XDP_GENERIC,
+};
+
 enum maq_log_level {
 	MAQ_LOG_ERROR,
 	MAQ_LOG_WARN,
@@ -73,6 +93,11 @@ struct maq_config {
 	char control[108];		/* sun_path */
 	char circuit[MAQ_CONF_MAX_CIRCUIT][256];
 	unsigned int n_circuit;
+	enum maq_conf_datapath datapath;
+	enum maq_conf_xdp xdp;
+	char xdp_interface[16];		/* "": the listen address's */
+	char xdp_pin_root[PATH_MAX];	/* "": the loader's default */
+	uint32_t epoch_secs;		/* 0: the endpoint's default */
 };
 
 #define MAQ_CONF_DEFAULT_KEY_DIR	"/var/lib/maquis"

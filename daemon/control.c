@@ -145,6 +145,7 @@ static void do_show(struct maqd *d, struct maq_ipc_out *o)
 	maq_ipc_put(o, "serving", "%u", maqd_n_hops(d));
 	maq_ipc_put(o, "uptime", "%llu", (unsigned long long)
 		    ((maqd_now_ms() - d->started_ms) / 1000));
+	maqd_dp_show(d, o);
 }
 
 static void do_relays(struct maqd *d, struct maq_ipc_out *o)

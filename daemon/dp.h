@@ -49,9 +49,12 @@ struct maq_dp_opts {
 	union maq_sockaddr listen;
 	bool relay;			/* this host relays others' circuits */
 	enum maq_dp_xdp xdp;		/* for a relay */
+	/* xdp was not configured: off in module mode (the module relays) */
+	bool xdp_default;
 	/* the underlay interface; "": the one holding the listen address */
 	const char *xdp_ifname;
 	const char *pin_root;		/* NULL: MAQ_XDP_PIN_ROOT */
+	uint32_t epoch_secs;		/* user: an origin's phase; 0: 120 */
 };
 
 struct maq_dp;

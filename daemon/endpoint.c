@@ -121,6 +121,7 @@ struct maq_ep {
 	int tun, s4, s6;
 	int ifindex;
 	uint16_t port;
+	uint64_t epoch_ns;
 	struct maq_ep_hooks hooks;
 	struct maq_epcirc *circs;
 	struct maq_eproute *routes;	/* longest first, newest first */
@@ -314,7 +315,7 @@ static struct maq_epdir *maq_dir_lookup(struct maq_ep *ep, uint32_t cid,
 	struct maq_epcirc *c;
 
 	for (c = ep->circs; c; c = c->next) {
-		if (c->role == MAQUIS_ROLE_TERMINUS &&
+		if (c->role != MAQUIS_ROLE_ORIGIN &&
 		    c->in[MAQUIS_DIR_FWD].cid == cid) {
 			*cp = c;
 			return &c->in[MAQUIS_DIR_FWD];
@@ -433,6 +434,10 @@ static bool maq_addr_ok(const union maq_sockaddr *a)
 int maq_ep_add_circuit(struct maq_ep *ep, const struct maq_circuit *nc)
 {
 	const int fwd = MAQUIS_DIR_FWD, back = MAQUIS_DIR_BACK;
+	/* a relay's part here is its control; its cells are the XDP's */
+	const uint32_t need = nc->role == MAQUIS_ROLE_RELAY ?
+		MAQ_HOP_FWD_CTL_KEY | MAQ_HOP_BACK_CTL_KEY :
+		MAQ_HOP_FWD_KEY | MAQ_HOP_BACK_KEY;
 	struct maq_epcirc *c, *tmp;
 	uint64_t now = maq_now();
 	unsigned int i;
@@ -449,18 +454,17 @@ int maq_ep_add_circuit(struct maq_ep *ep, const struct maq_circuit *nc)
 		rx = back;
 		break;
 	case MAQUIS_ROLE_TERMINUS:
+	case MAQUIS_ROLE_RELAY:
 		if (nc->n_hops != 1 || !nc->fwd_cid_in || !nc->back_cid_out ||
 		    !maq_addr_ok(&nc->prev))
 			return -EINVAL;
 		rx = fwd;
 		break;
 	default:
-		/* relaying is the module's or the XDP program's */
 		return -EOPNOTSUPP;
 	}
 	for (i = 0; i < nc->n_hops; i++)
-		if ((nc->hops[i].has & (MAQ_HOP_FWD_KEY | MAQ_HOP_BACK_KEY)) !=
-		    (MAQ_HOP_FWD_KEY | MAQ_HOP_BACK_KEY))
+		if ((nc->hops[i].has & need) != need)
 			return -EINVAL;
 	for (i = 0; i < nc->n_routes; i++) {
 		const struct maq_prefix *p = &nc->routes[i];
@@ -500,9 +504,11 @@ int maq_ep_add_circuit(struct maq_ep *ep, const struct maq_circuit *nc)
 		const struct maq_hop *s = &nc->hops[i];
 		struct maq_ephop *h = &c->hops[i];
 
-		memcpy(h->key[fwd][0], s->fwd_key, MAQ_KEY_LEN);
-		memcpy(h->key[back][0], s->back_key, MAQ_KEY_LEN);
-		h->valid[fwd] = h->valid[back] = 1;
+		if (nc->role != MAQUIS_ROLE_RELAY) {
+			memcpy(h->key[fwd][0], s->fwd_key, MAQ_KEY_LEN);
+			memcpy(h->key[back][0], s->back_key, MAQ_KEY_LEN);
+			h->valid[fwd] = h->valid[back] = 1;
+		}
 		if (s->has & MAQ_HOP_FWD_CTL_KEY) {
 			memcpy(h->ctl_key[fwd], s->fwd_ctl_key, MAQ_KEY_LEN);
 			h->ctl_valid |= 1u << fwd;
@@ -764,6 +770,33 @@ static void maq_rx_fwd(struct maq_ep *ep, struct maq_epcirc *c,
 }
 
 /*
+ * Relay, forward: the XDP program relays this circuit's cells and passes
+ * up what is addressed to this hop (its control key opens it) and what it
+ * could not route.  Control goes to the daemon; a data cell here found no
+ * neighbour in XDP and has nobody else to relay it: a no-route drop, as
+ * the XDP counters call it, while the daemon asks for the neighbour.
+ */
+static void maq_rx_relay(struct maq_ep *ep, struct maq_epcirc *c,
+			 struct maq_epdir *d, uint8_t *cell)
+{
+	const int fwd = MAQUIS_DIR_FWD;
+	struct maq_ephop *h = &c->hops[0];
+	uint64_t ctr = maq_get_be64(cell + MAQ_CID_LEN) & MAQ_SEQ_CTR_MASK;
+	uint8_t *body = cell + MAQ_HDR_LEN, *tag = body + MAQ_BODY_LEN;
+
+	if (!maq_replay_check(&d->replay, ctr)) {
+		maq_dir_drop(ep, c, d, MAQUIS_DROP_REPLAY);
+		return;
+	}
+	if ((h->ctl_valid & (1u << fwd)) &&
+	    !maq_layer_open(body, tag, h->ctl_key[fwd], ctr, NULL)) {
+		maq_cell_ctl_here(ep, c, d, body, ctr);
+		return;
+	}
+	maq_dir_drop(ep, c, d, MAQUIS_DROP_NO_ROUTE);
+}
+
+/*
  * Origin, a backward cell with a counter in the control range: hop k
  * sealed it with its backward control key as the creator (PROTOCOL 6).
  * Try k = 1, 2, ...: once layer 1 fails under hop 1's data key no k can.
@@ -893,7 +926,9 @@ static void maq_cell_rcv(struct maq_ep *ep, uint8_t *cell, size_t len,
 		ep->st.drops[MAQUIS_DROP_UNKNOWN_CID]++;
 		return;
 	}
-	if (d->dir == MAQUIS_DIR_FWD)
+	if (c->role == MAQUIS_ROLE_RELAY)
+		maq_rx_relay(ep, c, d, cell);
+	else if (d->dir == MAQUIS_DIR_FWD)
 		maq_rx_fwd(ep, c, d, cell);
 	else
 		maq_rx_origin(ep, c, d, cell);
@@ -943,7 +978,7 @@ static void maq_origin_rotate(struct maq_ep *ep, struct maq_epcirc *c,
 
 	if (c->hops[0].used[MAQUIS_DIR_FWD][d->phase] < MAQ_EPOCH_CELLS) {
 		now = maq_now();
-		if (now - c->epoch_start < MAQ_EPOCH_NS)
+		if (now - c->epoch_start < ep->epoch_ns)
 			return;
 	} else {
 		now = maq_now();
@@ -1134,6 +1169,16 @@ int maq_ep_send_ctl(struct maq_ep *ep, uint32_t id, int hop,
 	maq_tx_flush(ep);
 	sodium_memzero(work, sizeof(ep->tx[0]));
 	return ret;
+}
+
+int maq_ep_relay_phase(struct maq_ep *ep, uint32_t id, int phase)
+{
+	struct maq_epcirc *c = maq_circ_find(ep, id);
+
+	if (!c || c->role != MAQUIS_ROLE_RELAY)
+		return -ENOENT;
+	c->in[MAQUIS_DIR_FWD].phase = !!phase;
+	return 0;
 }
 
 int maq_ep_send_link(struct maq_ep *ep, const union maq_sockaddr *peer,
@@ -1381,6 +1426,8 @@ int maq_ep_open(struct maq_ep **epp, const char *ifname,
 		goto err;
 	}
 	ep->port = opts && opts->port ? opts->port : MAQ_DEFAULT_PORT;
+	ep->epoch_ns = opts && opts->epoch_secs ?
+		       (uint64_t)opts->epoch_secs * NSEC : MAQ_EPOCH_NS;
 	if (opts)
 		ep->hooks = opts->hooks;
 	ep->last_gc = maq_now();

@@ -10,6 +10,11 @@
  * A circuit is described by the struct maq_circuit that circuit-new takes
  * (nl.h): role MAQUIS_ROLE_ORIGIN or MAQUIS_ROLE_TERMINUS, keys in slot 0,
  * bases in hops[].fwd_seq/back_seq, routes for what enters the TUN.
+ * Role MAQUIS_ROLE_RELAY is a relay's control only (its control keys, no
+ * data keys needed): the XDP relay moves its cells and passes up those
+ * addressed to the hop, which reach the ctl hook (hop 0) here, and
+ * maq_ep_send_ctl() sends control back to the origin as the module's relay
+ * does.  Data cells of a relay that reach the endpoint are dropped.
  *
  * One struct maq_ep is one TUN device and its sockets, driven by the
  * caller's loop:
@@ -57,6 +62,10 @@ struct maq_ep_hooks {
 
 struct maq_ep_opts {
 	uint16_t port;			/* host order; 0: MAQ_DEFAULT_PORT */
+	/* an origin's key phase lasts at most this long (the module's
+	 * epoch_secs); 0: 120
+	 */
+	uint32_t epoch_secs;
 	struct maq_ep_hooks hooks;
 };
 
@@ -98,6 +107,10 @@ int maq_ep_fds(const struct maq_ep *ep, int fds[3]);
 /* Control out: to hop @hop (origin) or back to the origin (terminus). */
 int maq_ep_send_ctl(struct maq_ep *ep, uint32_t id, int hop,
 		    const uint8_t msg[MAQUIS_CTL_LEN]);
+/* The phase a relay's control goes back in: the one its forward cells
+ * last used (the daemon reads it from the XDP relay's counters).
+ */
+int maq_ep_relay_phase(struct maq_ep *ep, uint32_t id, int phase);
 /* A link control cell as it is. */
 int maq_ep_send_link(struct maq_ep *ep, const union maq_sockaddr *peer,
 		     const uint8_t cell[MAQUIS_CELL_SIZE]);

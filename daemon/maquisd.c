@@ -210,9 +210,28 @@ static void keys_tick(struct maqd *d)
 
 static int device_setup(struct maqd *d)
 {
+	static const enum maq_dp_kind kind[] = {
+		[MAQ_CONF_DP_AUTO] = MAQ_DP_AUTO,
+		[MAQ_CONF_DP_MODULE] = MAQ_DP_MODULE,
+		[MAQ_CONF_DP_USER] = MAQ_DP_USER,
+	};
+	static const enum maq_dp_xdp xdp[] = {
+		[MAQ_CONF_XDP_DEFAULT] = MAQ_DP_XDP_AUTO,
+		[MAQ_CONF_XDP_OFF] = MAQ_DP_XDP_OFF,
+		[MAQ_CONF_XDP_AUTO] = MAQ_DP_XDP_AUTO,
+		[MAQ_CONF_XDP_NATIVE] = MAQ_DP_XDP_NATIVE,
+		[MAQ_CONF_XDP_GENERIC] = MAQ_DP_XDP_GENERIC,
+	};
 	struct maq_dp_opts o = {
+		.kind = kind[d->conf.datapath],
 		.ifname = d->conf.interface,
 		.relay = d->conf.role == MAQ_CONF_RELAY,
+		.xdp = xdp[d->conf.xdp],
+		.xdp_default = d->conf.xdp == MAQ_CONF_XDP_DEFAULT,
+		.xdp_ifname = d->conf.xdp_interface,
+		.pin_root = *d->conf.xdp_pin_root ? d->conf.xdp_pin_root :
+						    NULL,
+		.epoch_secs = d->conf.epoch_secs,
 	};
 	char err[512], a[64];
 	int ret;

@@ -189,6 +189,9 @@ const char *maqd_state_name(enum maqd_state s);
 unsigned int maqd_n_origins(const struct maqd *d);
 unsigned int maqd_n_hops(const struct maqd *d);
 
+/* dp.c: the datapath's lines of `maquis show` */
+void maqd_dp_show(struct maqd *d, struct maq_ipc_out *o);
+
 /* control.c */
 int maqd_control_open(struct maqd *d);
 void maqd_control_close(struct maqd *d);
