@@ -251,7 +251,6 @@ run "every daemon runs the userspace datapath, relays with XDP attached" t_start
 run "gossip: every daemon learns all 5 descriptors" t_gossip
 run "circuit build --hops 3 from a to b: hops in the XDP tables" t_build
 CIRCUIT=$(cat "$TB/circuit" 2>/dev/null)
-[[ -n ${H3_PAUSE:-} ]] && { touch /tmp/h3/paused; sleep 900; }
 run "ping and iperf3 through the TUN maq0" t_traffic
 run "every cell relayed by XDP on every relay, nothing dropped" t_xdp
 run "keys rotate every epoch under traffic, nothing lost" t_rotate
