@@ -88,7 +88,9 @@ tb_start() {
 	local h=$1
 
 	rm -f "$TB/$h.sock"
-	n "$h" "$maquisd" -c "$TB/$h.conf" >>"$TB/$h.log" 2>&1 &
+	# not through n(): a function in the background is a subshell, whose
+	# pid is not the daemon's; ip netns exec execs maquisd in place
+	ip netns exec "tb-$h" "$maquisd" -c "$TB/$h.conf" >>"$TB/$h.log" 2>&1 &
 	echo $! >"$TB/$h.pid"
 	wait_for 10 test -S "$TB/$h.sock" ||
 		{ log "$h: maquisd did not start"; tail -5 "$TB/$h.log" | sed "s/^/# $h: /"; return 1; }
