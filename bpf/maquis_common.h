@@ -14,6 +14,7 @@
  *   maq_circuits  HASH      struct maq_circuit_key -> struct maq_xdp_hop
  *   maq_stats     PERCPU_ARRAY  u32 (enum maq_xdp_stat) -> u64
  *   maq_config    ARRAY     u32 0 -> struct maq_xdp_config
+ *   maq_rate      ARRAY     u32 0 -> struct maq_xdp_rate (relay.bpf.c)
  *   maq_tx_ports  DEVMAP_HASH   u32 ifindex -> u32 ifindex
  *   maq_scratch   PERCPU_ARRAY  u32 0 -> struct maq_scratch (internal)
  *
@@ -137,6 +138,7 @@ enum maq_xdp_stat {
 	MAQ_STAT_MALFORMED = MAQUIS_DROP_MALFORMED,	/* DROP, see relay.bpf.c */
 	MAQ_STAT_NO_ROUTE = MAQUIS_DROP_NO_ROUTE,	/* PASS: FIB lookup failed */
 	MAQ_STAT_KEY_LIMIT = MAQUIS_DROP_KEY_LIMIT,	/* DROP: slot refused */
+	MAQ_STAT_RATE = MAQUIS_DROP_RATE,		/* DROP: over the relay rate */
 	MAQ_STAT_CELLS_IN,		/* cells of a known circuit */
 	MAQ_STAT_BYTES_IN,		/* their frame bytes */
 	MAQ_STAT_CELLS_OUT,		/* cells sent by XDP_TX / redirect */
@@ -146,6 +148,39 @@ enum maq_xdp_stat {
 	MAQ_STAT_ERROR,			/* helper failure: ABORTED */
 	MAQ_STAT_MAX,
 };
+
+/*
+ * The relay rate limit of the pure variant, the module's dev-set relay-rate
+ * and relay-burst (kmod/rate.c) for hosts without it: one bucket for the
+ * host, shared by every interface like the hop table, as a GCRA.  A relayed
+ * cell may go when max(tat, now) + cell_ns - now <= burst_ns, and then
+ * moves tat there (ns of bpf_ktime_get_ns()).  The loader writes the whole
+ * entry (tat 0: a full bucket) with maq_xdp_rate_fill(); the program only
+ * moves tat, under the lock.
+ */
+struct maq_xdp_rate {
+	struct bpf_spin_lock lock;	/* guards tat */
+	__u32 burst;			/* bytes, as set */
+	__u64 rate;			/* bytes/s, as set; 0: unlimited */
+	__u64 cell_ns;			/* what one cell costs; 0: unlimited */
+	__u64 burst_ns;			/* how far tat may run ahead */
+	__u64 tat;			/* theoretical arrival time */
+};
+
+#ifndef __BPF__
+/* The figures as kmod/rate.c derives them, for the same limit. */
+static inline void maq_xdp_rate_fill(struct maq_xdp_rate *r, __u64 rate,
+				     __u32 burst)
+{
+	__builtin_memset(r, 0, sizeof(*r));
+	r->rate = rate;
+	r->burst = burst;
+	if (rate) {
+		r->cell_ns = (__u64)MAQ_CELL_SIZE * 1000000000ULL / rate;
+		r->burst_ns = (__u64)burst * 1000000000ULL / rate;
+	}
+}
+#endif
 
 /*
  * bpf_fib_lookup() answers only for a device with IP forwarding enabled

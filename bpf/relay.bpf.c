@@ -15,6 +15,7 @@
  *   forward, tag fails data key, opens with control key   PASS   pass_ctl
  *   forward, tag fails                                    DROP   bad_tag
  *   key slot not installed or at its limit                DROP   key_limit
+ *   over the relay rate (maq_rate), after the checks      DROP   rate
  *   relayed                                               TX / REDIRECT
  *
  * PASS always hands over the frame untouched and the circuit state
@@ -103,6 +104,42 @@ static __always_inline void maq_replay_mark(struct maq_xdp_hop *h, __u64 ctr)
 	win[2] = w2;
 	win[3] = w3;
 	h->replay_next = ctr + 1;
+}
+
+/*
+ * ---- relay rate ------------------------------------------------------------
+ * One bucket for the host (struct maq_xdp_rate), not one a CPU: a circuit's
+ * cells all land on the CPU that RSS picks for its 4-tuple, so per-CPU
+ * buckets of rate/ncpus would cap a lone circuit far below what the operator
+ * gave.  The lock is held for a compare and a store, against the ChaCha20 of
+ * the cell; an unlimited host (cell_ns 0) never takes it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct maq_xdp_rate);
+} maq_rate SEC(".maps");
+
+static __always_inline int maq_rate_allow(void)
+{
+	struct maq_xdp_rate *r;
+	__u64 now, next, tat;
+	__u32 zero = 0;
+	int ok;
+
+	r = bpf_map_lookup_elem(&maq_rate, &zero);
+	if (!r || !r->cell_ns)
+		return 1;
+	now = bpf_ktime_get_ns();
+	bpf_spin_lock(&r->lock);
+	tat = r->tat > now ? r->tat : now;
+	next = tat + r->cell_ns;
+	ok = next - now <= r->burst_ns;
+	if (ok)
+		r->tat = next;
+	bpf_spin_unlock(&r->lock);
+	return ok;
 }
 
 /* ---- output ------------------------------------------------------------- */
@@ -254,6 +291,11 @@ static __always_inline int maq_fwd(struct xdp_md *ctx,
 		return XDP_DROP;
 	}
 	__sync_fetch_and_add(&hop->slot_cells[slot], 1);
+	/* Authentic and now seen: over the rate, it cannot come back later. */
+	if (!maq_rate_allow()) {
+		maq_stat(MAQ_STAT_RATE);
+		return XDP_DROP;
+	}
 
 	maq_put_hdr(s, MAQ_FWD_OUT_OFF, hop->cid_out,
 		    maq_seq_next(seq, hop->delta));
@@ -289,6 +331,11 @@ static __always_inline int maq_back(struct xdp_md *ctx,
 	if (maq_route(ctx, cfg, &hop->next, fib)) {
 		maq_stat(MAQ_STAT_NO_ROUTE);
 		return XDP_PASS;
+	}
+	/* After the route: a passed cell must not have cost a token. */
+	if (!maq_rate_allow()) {
+		maq_stat(MAQ_STAT_RATE);
+		return XDP_DROP;
 	}
 	/* Counted before sealing: the limit bounds seals, not successes. */
 	if (__sync_fetch_and_add(&hop->slot_cells[slot], 1) >= MAQ_KEY_LIMIT) {

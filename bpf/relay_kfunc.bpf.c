@@ -17,7 +17,8 @@
  *   not a relay circuit's cell (lookup says PASS)         PASS   unknown_cid
  *   FIB lookup fails (no route, no neighbour yet, ...)    PASS   no_route
  *   a control cell for this hop, or the circuit changed   PASS   pass_ctl
- *   dropped by the module (bad tag, replay, key limit)    DROP   its reason
+ *   dropped by the module (bad tag, replay, key limit,    DROP   its reason
+ *   over the device's relay-rate)
  *   relayed                                               TX / REDIRECT
  *   a kfunc refused its arguments                         PASS   error
  *   a helper failed after the relay step                  ABORTED error

@@ -340,10 +340,9 @@ static size_t amsg_body(u8 type)
 	case MAQ_AMSG_INTRODUCE2:
 		return MAQ_ALIAS_TOKEN_LEN + MAQ_AMSG_INTRO_SEALED;
 	case MAQ_AMSG_RENDEZVOUS1:
-		return MAQ_ALIAS_COOKIE_LEN + MAQ_ALIAS_X_LEN +
-		       MAQ_AMSG_AUTH_LEN;
+		return MAQ_ALIAS_COOKIE_LEN + MAQ_AMSG_AUTH_LEN;
 	case MAQ_AMSG_RENDEZVOUS2:
-		return MAQ_ALIAS_X_LEN + MAQ_AMSG_AUTH_LEN;
+		return MAQ_AMSG_AUTH_LEN;
 	default:
 		return 0;
 	}
@@ -385,8 +384,7 @@ void maq_amsg_put(u8 out[MAQ_AMSG_LEN], const struct maq_amsg *m)
 		b += MAQ_ALIAS_COOKIE_LEN;
 		/* fall through */
 	case MAQ_AMSG_RENDEZVOUS2:
-		memcpy(b, m->x, MAQ_ALIAS_X_LEN);
-		memcpy(b + MAQ_ALIAS_X_LEN, m->auth, MAQ_AMSG_AUTH_LEN);
+		memcpy(b, m->auth, MAQ_AMSG_AUTH_LEN);
 		break;
 	}
 }
@@ -430,8 +428,7 @@ int maq_amsg_get(const u8 *msg, size_t len, struct maq_amsg *m)
 		b += MAQ_ALIAS_COOKIE_LEN;
 		/* fall through */
 	default:	/* RENDEZVOUS2 */
-		memcpy(m->x, b, MAQ_ALIAS_X_LEN);
-		memcpy(m->auth, b + MAQ_ALIAS_X_LEN, MAQ_AMSG_AUTH_LEN);
+		memcpy(m->auth, b, MAQ_AMSG_AUTH_LEN);
 	}
 	return 0;
 }
@@ -470,26 +467,21 @@ int maq_intro_open(struct maq_intro_plain *p,
 }
 
 int maq_alias_e2e(u8 e2e[MAQ_ALIAS_E2E_LEN], u8 auth[MAQ_AMSG_AUTH_LEN],
-		  bool client, const u8 sk1[MAQ_ALIAS_X_LEN],
-		  const u8 sk2[MAQ_ALIAS_X_LEN],
+		  bool client, const u8 sk[MAQ_ALIAS_X_LEN],
+		  const u8 peer[MAQ_ALIAS_X_LEN],
 		  const u8 x_pub[MAQ_ALIAS_X_LEN],
-		  const u8 y_pub[MAQ_ALIAS_X_LEN],
 		  const u8 s_pub[MAQ_ALIAS_X_LEN],
 		  const u8 alias_pk[MAQ_ALIAS_PK_LEN])
 {
-	u8 ss1[32], ss2[32], m[32], c2s[32], s2c[32];
+	u8 ss[32], m[32], c2s[32], s2c[32];
 	crypto_generichash_state st;
-	int ret = -EINVAL;
 
-	if (crypto_scalarmult(ss1, sk1, client ? y_pub : x_pub) ||
-	    crypto_scalarmult(ss2, sk2, client ? s_pub : x_pub))
-		goto out;
+	if (crypto_scalarmult(ss, sk, peer))
+		return -EINVAL;
 	crypto_generichash_init(&st, NULL, 0, sizeof(m));
 	crypto_generichash_update(&st, (const u8 *)"maqe2e01", 8);
-	crypto_generichash_update(&st, ss1, 32);
-	crypto_generichash_update(&st, ss2, 32);
+	crypto_generichash_update(&st, ss, 32);
 	crypto_generichash_update(&st, x_pub, 32);
-	crypto_generichash_update(&st, y_pub, 32);
 	crypto_generichash_update(&st, s_pub, 32);
 	crypto_generichash_update(&st, alias_pk, MAQ_ALIAS_PK_LEN);
 	crypto_generichash_final(&st, m, sizeof(m));
@@ -498,12 +490,10 @@ int maq_alias_e2e(u8 e2e[MAQ_ALIAS_E2E_LEN], u8 auth[MAQ_AMSG_AUTH_LEN],
 	crypto_kdf_derive_from_key(auth, MAQ_AMSG_AUTH_LEN, 3, "maqe2e01", m);
 	memcpy(e2e, client ? c2s : s2c, 32);
 	memcpy(e2e + 32, client ? s2c : c2s, 32);
-	ret = 0;
-out:
-	sodium_memzero(ss1, sizeof(ss1));
-	sodium_memzero(ss2, sizeof(ss2));
+	sodium_memzero(ss, sizeof(ss));
 	sodium_memzero(m, sizeof(m));
 	sodium_memzero(c2s, sizeof(c2s));
 	sodium_memzero(s2c, sizeof(s2c));
-	return ret;
+	sodium_memzero(&st, sizeof(st));
+	return 0;
 }

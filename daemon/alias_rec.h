@@ -178,7 +178,6 @@ struct maq_amsg {
 	u8 token[MAQ_ALIAS_TOKEN_LEN];		/* ESTABLISH_INTRO, INTRODUCE */
 	u8 cookie[MAQ_ALIAS_COOKIE_LEN];	/* ESTABLISH_RV, RENDEZVOUS1 */
 	u8 sealed[MAQ_AMSG_INTRO_SEALED];	/* INTRODUCE1/2 */
-	u8 x[MAQ_ALIAS_X_LEN];			/* RENDEZVOUS1/2: Y */
 	u8 auth[MAQ_AMSG_AUTH_LEN];		/* RENDEZVOUS1/2 */
 };
 
@@ -205,20 +204,18 @@ int maq_intro_open(struct maq_intro_plain *p,
 		   const struct maq_onion_key *service);
 
 /*
- * End-to-end keys of a rendezvous (X25519 twice: the client's ephemeral
- * X with the service's ephemeral Y and with its record key S):
- *   m = BLAKE2b-256("maqe2e01" || X25519(x,Y) || X25519(x,S) || X || Y ||
- *                   S || A), subkeys (crypto_kdf, "maqe2e01") 1 client to
- *   service, 2 service to client, 3 the auth RENDEZVOUS carries.
- * The service passes @sk1 = y, @sk2 = s; the client @sk1 = @sk2 = x.  @e2e
- * gets this side's send key then its receive key.  0 or -EINVAL (a
- * small-order key).
+ * End-to-end keys of a rendezvous: the client's ephemeral X25519 key X
+ * with the service's record key S,
+ *   m = BLAKE2b-256("maqe2e01" || X25519(x, S) || X || S || A),
+ * subkeys (crypto_kdf, context "maqe2e01") 1 client to service, 2 service
+ * to client, 3 the auth RENDEZVOUS carries back to the client.  The client
+ * passes @sk = x, @peer = S; the service @sk = s, @peer = X.  @e2e gets
+ * this side's send key then its receive key.  0 or -EINVAL (small order).
  */
 int maq_alias_e2e(u8 e2e[MAQ_ALIAS_E2E_LEN], u8 auth[MAQ_AMSG_AUTH_LEN],
-		  bool client, const u8 sk1[MAQ_ALIAS_X_LEN],
-		  const u8 sk2[MAQ_ALIAS_X_LEN],
+		  bool client, const u8 sk[MAQ_ALIAS_X_LEN],
+		  const u8 peer[MAQ_ALIAS_X_LEN],
 		  const u8 x_pub[MAQ_ALIAS_X_LEN],
-		  const u8 y_pub[MAQ_ALIAS_X_LEN],
 		  const u8 s_pub[MAQ_ALIAS_X_LEN],
 		  const u8 alias_pk[MAQ_ALIAS_PK_LEN]);
 

@@ -215,6 +215,7 @@ static void origin_free(struct maqd *d, struct maqd_origin *o)
 {
 	char msg[64];
 
+	maqd_alias_gone(d, o);
 	if (o->waiter) {
 		struct maq_ipc_out out;
 
@@ -233,6 +234,7 @@ static void origin_free(struct maqd *d, struct maqd_origin *o)
 
 static void hop_free(struct maqd *d, struct maqd_hop *h)
 {
+	maqd_alias_hop_gone(d, h);
 	if (h->id && h->terminus)
 		route_drop(d, &h->r.route.prefix, h);
 	hop_unlink(d, h);
@@ -291,6 +293,11 @@ static void ctl_send(struct maqd *d, u32 id, u8 hop, u8 type, u64 nonce)
 	if (ret)
 		log_debug("ctl-send circuit %u hop %u: %s: %s", id, hop,
 			  strerror(-ret), maq_dp_errmsg(d->dp));
+}
+
+void maqd_hopctl_send(struct maqd *d, u32 id, u8 hop, u8 type, u64 nonce)
+{
+	ctl_send(d, id, hop, type, nonce);
 }
 
 /* --- relay and terminus ---------------------------------------------------- */
@@ -545,7 +552,7 @@ static void close_older(struct maqd *d, struct maqd_origin *newer)
 		next = o->next;
 		if (o != newer && o->want == newer->want &&
 		    (o->state == MAQD_UP || o->state == MAQD_REPLACING))
-			origin_close(d, o, (int)o->n - 1);
+			origin_close(d, o, maqd_live_replaced(d, o, newer));
 	}
 }
 
@@ -567,6 +574,10 @@ static void origin_created(struct maqd *d, struct maqd_origin *o,
 				 fail.hop + 1,
 				 maqd_id_hex(o->path[fail.hop], hex),
 				 fail.hop, maq_setup_reason_name(fail.reason));
+		if (fail.hop > 0 && fail.hop < (int)o->n &&
+		    (fail.reason == MAQ_SETUP_TIMEOUT ||
+		     fail.reason == MAQ_SETUP_UNREACHABLE))
+			maqd_live_setup_failed(d, o, fail.hop + 1);
 		else if (fail.hop > 0)
 			snprintf(why, sizeof(why), "hop %d (%s): %s", fail.hop,
 				 maqd_id_hex(o->path[fail.hop - 1], hex),
@@ -577,8 +588,9 @@ static void origin_created(struct maqd *d, struct maqd_origin *o,
 		origin_failed(d, o, EHOSTUNREACH, why);
 		return;
 	}
+	maqd_alias_install(d, o, c);
 	c->routes[0] = o->to;
-	c->n_routes = 1;
+	c->n_routes = o->to.family ? 1 : 0;
 	if (circuit_install(d, c, NULL)) {
 		snprintf(why, sizeof(why), "circuit-new: %s",
 			 maq_dp_errmsg(d->dp));
@@ -592,7 +604,8 @@ static void origin_created(struct maqd *d, struct maqd_origin *o,
 	/* the circuit's keys now live in the kernel and the chains */
 	for (i = 0; i < o->n; i++)
 		maq_hop_wipe(&c->hops[i]);
-	maqd_route(d->ifindex, &o->to, true);
+	if (o->to.family)
+		maqd_route(d->ifindex, &o->to, true);
 	o->state = MAQD_UP;
 	o->built_ms = maqd_now_ms();
 	d->st.origin_ok++;
@@ -604,6 +617,7 @@ static void origin_created(struct maqd *d, struct maqd_origin *o,
 		o->want->confirmed = true;
 		close_older(d, o);
 	}
+	maqd_alias_up(d, o);
 }
 
 void maqd_created_rx(struct maqd *d, const union maq_sockaddr *peer,
@@ -691,7 +705,13 @@ int maqd_build(struct maqd *d, struct maqd_want *w, struct maqd_conn *waiter,
 
 	memset(&req, 0, sizeof(req));
 	memset(&claim, 0, sizeof(claim));
-	req.terminus = resolve(d, w->to, &claim.prefix, err, errlen);
+	if (w->bare) {
+		req.terminus = maq_view_lookup(&d->view, w->to);
+		if (!req.terminus)
+			snprintf(err, errlen, "no relay '%s' known", w->to);
+	} else {
+		req.terminus = resolve(d, w->to, &claim.prefix, err, errlen);
+	}
 	if (!req.terminus)
 		return -ENOENT;
 	req.n_relays = w->hops;
@@ -707,7 +727,7 @@ int maqd_build(struct maqd *d, struct maqd_want *w, struct maqd_conn *waiter,
 	self = maq_view_find(&d->view, d->id.pk);
 	req.self = self ? &self->d : NULL;
 	req.now = maqd_wall();
-	ret = maq_view_path(&d->view, &req, out, err, errlen);
+	ret = maqd_live_path(d, w, &req, out, err, errlen);
 	if (ret)
 		return ret;
 	n = w->hops + 1;
@@ -724,7 +744,11 @@ int maqd_build(struct maqd *d, struct maqd_want *w, struct maqd_conn *waiter,
 		memcpy(o->path[i], out[i]->d.identity, MAQ_ID_PK_LEN);
 	}
 	/* the return route is ours, not the destination's */
-	claim.prefix = d->conf.address;
+	/* an alias circuit claims a throwaway: the terminus must not learn us */
+	if (w->bare)
+		maqd_alias_throwaway(&claim.prefix);
+	else
+		claim.prefix = d->conf.address;
 	if (claim.prefix.family)
 		route_token(d, out[n - 1]->d.identity, &claim.prefix,
 			    claim.token);
@@ -786,6 +810,18 @@ static void origin_close(struct maqd *d, struct maqd_origin *o, int from_hop)
 	origin_close_step(d, o);
 }
 
+void maqd_origin_close(struct maqd *d, struct maqd_origin *o, int from_hop)
+{
+	origin_close(d, o, from_hop);
+}
+
+void maqd_hop_remove(struct maqd *d, struct maqd_hop *h)
+{
+	ctl_send(d, h->id, 0, MAQ_HOPCTL_DESTROYED, randombytes_random());
+	maq_dp_circuit_del(d->dp, h->id);
+	hop_free(d, h);
+}
+
 int maqd_destroy(struct maqd *d, u32 id, char *err, size_t errlen)
 {
 	struct maqd_origin *o = origin_by_id(d, id);
@@ -805,10 +841,7 @@ int maqd_destroy(struct maqd *d, u32 id, char *err, size_t errlen)
 	}
 	h = hop_by_id(d, id);
 	if (h) {
-		ctl_send(d, h->id, 0, MAQ_HOPCTL_DESTROYED,
-			 randombytes_random());
-		maq_dp_circuit_del(d->dp, h->id);
-		hop_free(d, h);
+		maqd_hop_remove(d, h);
 		return 0;
 	}
 	snprintf(err, errlen, "no circuit %u", id);
@@ -822,10 +855,14 @@ void maqd_hopctl_rx(struct maqd *d, const struct maq_event *ev)
 	u64 nonce;
 	u8 type;
 
+	if (maqd_alias_hopctl(d, ev))
+		return;
 	if (maq_hopctl_get(ev->ctl, sizeof(ev->ctl), &type, &nonce)) {
 		d->st.ctl_bad++;
 		return;
 	}
+	if (maqd_live_hopctl(d, ev, type, nonce))
+		return;
 	o = origin_by_id(d, ev->id);
 	if (o && type == MAQ_HOPCTL_DESTROYED) {
 		if (o->state == MAQD_CLOSING && ev->hop == o->closing_hop &&
@@ -901,6 +938,7 @@ void maqd_event_rx(struct maqd *d, const struct maq_event *ev)
 		d->st.events_tamper++;
 		log_info("circuit %u: %llu cells failed authentication",
 			 ev->id, (unsigned long long)ev->count);
+		maqd_live_tamper(d, ev);
 		break;
 	case MAQUIS_EVENT_REPLAY:
 		d->st.events_replay++;
@@ -994,6 +1032,7 @@ void maqd_circuits_tick(struct maqd *d, u64 now)
 				snprintf(why, sizeof(why),
 					 "hop 1 (%s): no answer",
 					 maqd_id_hex(o->path[0], hex));
+				maqd_live_setup_failed(d, o, 1);
 				origin_failed(d, o, ETIMEDOUT, why);
 			}
 			break;
@@ -1015,6 +1054,7 @@ void maqd_circuits_tick(struct maqd *d, u64 now)
 		}
 	}
 	wants_tick(d, now);
+	maqd_live_tick(d, now);
 }
 
 /* --- wants, reconciliation, shutdown ----------------------------------------- */

@@ -27,6 +27,7 @@
 
 #include "ipc.h"
 #include "nl.h"
+#include "rate.h"
 #include "xdp.h"
 
 /* A build waits for every hop's CREATED; the rest answer at once. */
@@ -525,25 +526,31 @@ static int list_circuits(struct cli *cli, const struct maq_dev *d,
 /* In JSON the device object is left open for the caller to extend. */
 static void print_dev(const struct cli *cli, const struct maq_dev *d)
 {
-	char local[64];
+	char local[64], rate[80];
 
 	maq_sockaddr_str(&d->local, local, sizeof(local));
 	if (cli->mode == OUT_JSON) {
 		printf("{\"device\":\"%s\",\"ifindex\":%u,\"port\":%u,"
 		       "\"local\":\"%s\",\"circuits\":%u,\"max_circuits\":%u,"
+		       "\"relay_rate\":%" PRIu64 ",\"relay_burst\":%u,"
 		       "\"stats\":", d->ifname, d->ifindex, d->port,
 		       MAQ_HAS(d, MAQUIS_A_LOCAL) ? local : "any",
-		       d->n_circuits, d->max_circuits);
+		       d->n_circuits, d->max_circuits, d->relay_rate,
+		       d->relay_burst);
 		json_stats(&d->stats);
 	} else if (cli->mode == OUT_TSV) {
-		printf("%s\t%u\t%s\t%u\t%u\n", d->ifname, d->port,
-		       MAQ_HAS(d, MAQUIS_A_LOCAL) ? local : "any",
-		       d->n_circuits, d->max_circuits);
+		printf("%s\t%u\t%s\t%u\t%u\t%" PRIu64 "\t%u\n", d->ifname,
+		       d->port, MAQ_HAS(d, MAQUIS_A_LOCAL) ? local : "any",
+		       d->n_circuits, d->max_circuits, d->relay_rate,
+		       d->relay_burst);
 	} else {
 		printf("device: %s\n  port: %u\n  local: %s\n"
 		       "  circuits: %u of %u\n", d->ifname, d->port,
 		       MAQ_HAS(d, MAQUIS_A_LOCAL) ? local : "any",
 		       d->n_circuits, d->max_circuits);
+		printf("  relay rate: %s, burst %u bytes\n",
+		       maq_rate_str(d->relay_rate, rate, sizeof(rate)),
+		       d->relay_burst);
 	}
 }
 
@@ -1132,7 +1139,8 @@ static const char *const relay_need[] = {
 	"id", "addr", "flags", "bandwidth", "expires", NULL
 };
 static const char *const relay_nums[] = {
-	"bandwidth", "published", "expires", NULL
+	"bandwidth", "published", "expires", "worked", "blamed", "avoided_for",
+	NULL
 };
 static const char *const relay_skip[] = { "self", NULL };
 
@@ -1160,13 +1168,15 @@ static int cmd_relays(struct cli *cli, int argc, char **argv)
 	if (cli->mode == OUT_JSON)
 		printf("[");
 	else if (cli->mode == OUT_TABLE)
-		printf("  %-16s %-24s %-10s %10s %9s %s\n", "IDENTITY",
-		       "ADDRESS", "FLAGS", "BANDWIDTH", "EXPIRES", "PREFIX");
+		printf("  %-16s %-24s %-10s %10s %9s %-18s %s\n", "IDENTITY",
+		       "ADDRESS", "FLAGS", "BANDWIDTH", "EXPIRES", "PREFIX",
+		       "TRUST");
 	s = e = 0;
 	while (maq_ipc_record(&r, "relay", &s, &e)) {
 #define RF(key) (maq_ipc_field(&r, s, e, key) ?: "-")
 		int64_t left = strtoull(RF("expires"), NULL, 10) - now;
 		bool self = !strcmp(RF("self"), "1");
+		char trust[64];
 
 		if (left < 0)
 			left = 0;
@@ -1176,15 +1186,25 @@ static int cmd_relays(struct cli *cli, int argc, char **argv)
 			printf(",\"expires_in\":%" PRId64 ",\"self\":%s}",
 			       left, self ? "true" : "false");
 		} else if (cli->mode == OUT_TSV) {
-			printf("%s\t%s\t%s\t%s\t%s\t%s\t%" PRId64 "\t%s\t%d\n",
+			printf("%s\t%s\t%s\t%s\t%s\t%s\t%" PRId64
+			       "\t%s\t%d\t%s\t%s\t%s\n",
 			       RF("id"), RF("relay"), RF("addr"), RF("addr2"),
 			       RF("flags"), RF("bandwidth"), left,
-			       RF("prefix"), self);
+			       RF("prefix"), self, RF("worked"), RF("blamed"),
+			       RF("avoided_for"));
 		} else {
+			/* what this daemon saw of it (local trust) */
+			if (strcmp(RF("avoided_for"), "-") &&
+			    strcmp(RF("avoided_for"), "0"))
+				snprintf(trust, sizeof(trust), "avoided %ss",
+					 RF("avoided_for"));
+			else
+				snprintf(trust, sizeof(trust), "ok %s bad %s",
+					 RF("worked"), RF("blamed"));
 			printf("%c %-16s %-24s %-10s %5s kB/s %8" PRId64
-			       "s %s\n", self ? '*' : ' ', RF("id"),
+			       "s %-18s %s\n", self ? '*' : ' ', RF("id"),
 			       RF("addr"), RF("flags"), RF("bandwidth"), left,
-			       RF("prefix"));
+			       RF("prefix"), trust);
 		}
 		first = false;
 #undef RF
@@ -1934,6 +1954,237 @@ out:
 	return rc;
 }
 
+/*
+ * set [DEVICE] relay-rate RATE | relay-burst BYTES ...: the module's device
+ * (the only one when none is named) and the pure XDP relay pinned under
+ * --pin-root, together (rate.h); without the module, the XDP relay alone.
+ */
+static int cmd_set(struct cli *cli, int argc, char **argv)
+{
+	uint64_t rate = MAQ_NL_RATE_KEEP;
+	struct maq_dev dev = { 0 };
+	uint32_t ifindex = 0, burst = 0;
+	char err[512], msg[160];
+	const char *why;
+	int i = 1, rc;
+
+	if (argc > 1 && strcmp(argv[1], "relay-rate") &&
+	    strcmp(argv[1], "relay-burst")) {
+		rc = dev_arg(cli, argv[1], &ifindex);
+		if (rc)
+			return rc;
+		i = 2;
+	}
+	if (i >= argc)
+		return usage_error(cli, "%s",
+				   "set: need relay-rate RATE or relay-burst BYTES");
+	for (; i < argc; i += 2) {
+		if (i + 1 >= argc)
+			return usage_error(cli, "set: %s needs a value",
+					   argv[i]);
+		if (!strcmp(argv[i], "relay-rate") &&
+		    rate == MAQ_NL_RATE_KEEP) {
+			rc = maq_rate_parse(argv[i + 1], &rate);
+			why = maq_rate_why(rc);
+		} else if (!strcmp(argv[i], "relay-burst") && !burst) {
+			rc = maq_burst_parse(argv[i + 1], &burst);
+			why = maq_burst_why(rc);
+		} else {
+			return usage_error(cli, "set: unexpected '%s' (relay-rate or relay-burst, once each)",
+					   argv[i]);
+		}
+		if (rc) {
+			snprintf(msg, sizeof(msg), "set: %s: '%.40s' %s",
+				 argv[i], argv[i + 1], why);
+			return usage_error(cli, "%s", msg);
+		}
+	}
+
+	rc = nl_get(cli, !ifindex);
+	if (rc > 0)
+		return rc;
+	if (!rc) {
+		rc = circuit_dev(cli, ifindex, &dev);
+		if (rc)
+			return rc;
+	}
+	if (!cli->nl && maq_xdp_rate_get(cli->pin_root, &(uint64_t){ 0 },
+					 &(uint32_t){ 0 }) == -ENOENT) {
+		fprintf(stderr, "%s: set: nothing relays here: no maquis module and no pure XDP relay under %s\n",
+			cli->prog, pin_root(cli));
+		return 1;
+	}
+	rc = maq_rate_apply(cli->nl, dev.ifindex, cli->pin_root, rate, burst,
+			    err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "%s: set: %s\n", cli->prog, err);
+		return 1;
+	}
+	return 0;
+}
+
+/* --- aliases (PROTOCOL 9) ----------------------------------------------- */
+
+static const char *const alias_need[] = { "alias", "name", "address", NULL };
+static const char *const alias_nums[] = { "expires", "intros", NULL };
+
+/* alias new|publish [NAME]: one alias record in the reply. */
+static int alias_make(struct cli *cli, enum maq_ipc_cmd cmd, int argc,
+		      char **argv)
+{
+	struct maq_ipc_req req = { .cmd = cmd };
+	const char *what = argv[0];
+	struct maq_ipc_reply r;
+	int rc;
+
+	if (argc > 2)
+		return usage_error(cli, "alias: unexpected argument '%s'",
+				   argv[2]);
+	if (argc == 2) {
+		if (name_arg(cli, "alias name", argv[1]))
+			return 2;
+		snprintf(req.name, sizeof(req.name), "%s", argv[1]);
+	}
+	rc = daemon_call(cli, &req, &r, false);
+	if (rc)
+		return rc;
+	if (r.err) {
+		char w[32];
+
+		snprintf(w, sizeof(w), "alias %s", what);
+		return daemon_refused(cli, w, &r);
+	}
+	rc = rec_check(cli, "alias", &r, 0, r.n, alias_need, NULL);
+	if (rc) {
+		maq_ipc_reply_free(&r);
+		return rc;
+	}
+#define AF(key) (maq_ipc_field(&r, 0, r.n, key) ?: "-")
+	if (cli->mode == OUT_JSON) {
+		json_rec(&r, 0, r.n, NULL, alias_nums);
+		printf("}\n");
+	} else if (cli->mode == OUT_TSV) {
+		printf("%s\t%s\t%s\n", AF("alias"), AF("name"), AF("address"));
+	} else if (cmd == MAQ_IPC_ALIAS_NEW) {
+		printf("alias %s (%s), address %s\n", AF("alias"), AF("name"),
+		       AF("address"));
+	} else {
+		printf("alias %s (%s): publishing through %s intro relays, address %s\n",
+		       AF("alias"), AF("name"), AF("intro"), AF("address"));
+	}
+#undef AF
+	maq_ipc_reply_free(&r);
+	return 0;
+}
+
+/* alias list [--records] */
+static int alias_list(struct cli *cli, int argc, char **argv)
+{
+	struct maq_ipc_reply r;
+	bool records = false, first = true;
+	size_t s = 0, e = 0, i;
+	int64_t now = time(NULL);
+	int rc;
+
+	if (argc == 2 && !strcmp(argv[1], "--records"))
+		records = true;
+	else if (argc > 1)
+		return usage_error(cli, "alias list: unexpected argument '%s'",
+				   argv[1]);
+	rc = daemon_need(cli, MAQ_IPC_ALIAS_LIST, &r);
+	if (rc)
+		return rc;
+	while (maq_ipc_record(&r, "alias", &s, &e)) {
+		rc = rec_check(cli, "alias list", &r, s, e, alias_need,
+			       alias_nums);
+		if (rc) {
+			maq_ipc_reply_free(&r);
+			return rc;
+		}
+	}
+	if (cli->mode == OUT_JSON)
+		printf("[");
+	else if (cli->mode == OUT_TABLE && !records)
+		printf("  %-52s %-12s %-9s %9s %s\n", "ALIAS", "NAME",
+		       "PUBLISHED", "EXPIRES", "INTRO POINTS");
+	s = e = 0;
+	while (!records && maq_ipc_record(&r, "alias", &s, &e)) {
+#define LF(key) (maq_ipc_field(&r, s, e, key) ?: "-")
+		int64_t left = strtoll(LF("expires"), NULL, 10);
+		char intros[256] = "";
+		size_t len = 0;
+
+		left = left ? left - now : 0;
+		if (left < 0)
+			left = 0;
+		for (i = s; i < e && strcmp(r.pair[i].key, "record"); i++)
+			if (!strcmp(r.pair[i].key, "intro") &&
+			    len < sizeof(intros))
+				len += snprintf(intros + len,
+						sizeof(intros) - len, "%s%s",
+						len ? "," : "",
+						r.pair[i].value);
+		if (cli->mode == OUT_JSON) {
+			printf("%s{\"alias\":", first ? "" : ",");
+			json_str(LF("alias"));
+			printf(",\"name\":");
+			json_str(LF("name"));
+			printf(",\"address\":");
+			json_str(LF("address"));
+			printf(",\"published\":%s,\"expires_in\":%" PRId64
+			       ",\"intros\":%s,\"intro\":",
+			       strcmp(LF("published"), "1") ? "false" : "true",
+			       left, LF("intros"));
+			json_str(intros);
+			printf("}");
+		} else if (cli->mode == OUT_TSV) {
+			printf("%s\t%s\t%s\t%s\t%" PRId64 "\t%s\t%s\n",
+			       LF("alias"), LF("name"), LF("address"),
+			       LF("published"), left, LF("intros"),
+			       *intros ? intros : "-");
+		} else {
+			printf("  %-52s %-12s %-9s %8" PRId64 "s %s\n",
+			       LF("alias"), LF("name"),
+			       strcmp(LF("published"), "1") ? "no" : "yes",
+			       left, *intros ? intros : "-");
+		}
+		first = false;
+#undef LF
+	}
+	s = e = 0;
+	while (records && maq_ipc_record(&r, "record", &s, &e)) {
+		const char *x = maq_ipc_field(&r, s, e, "expires") ?: "0";
+
+		if (cli->mode == OUT_JSON) {
+			printf("%s{\"record\":", first ? "" : ",");
+			json_str(maq_ipc_field(&r, s, e, "record"));
+			printf(",\"expires\":%s}", is_u64(x) ? x : "0");
+		} else {
+			printf("%s\t%s\n", maq_ipc_field(&r, s, e, "record"), x);
+		}
+		first = false;
+	}
+	if (cli->mode == OUT_JSON)
+		printf("]\n");
+	maq_ipc_reply_free(&r);
+	return 0;
+}
+
+static int cmd_alias(struct cli *cli, int argc, char **argv)
+{
+	if (argc < 2)
+		return usage_error(cli, "%s", "alias: need new, publish or list");
+	argc--;
+	argv++;
+	if (!strcmp(argv[0], "new"))
+		return alias_make(cli, MAQ_IPC_ALIAS_NEW, argc, argv);
+	if (!strcmp(argv[0], "publish"))
+		return alias_make(cli, MAQ_IPC_ALIAS_PUBLISH, argc, argv);
+	if (!strcmp(argv[0], "list"))
+		return alias_list(cli, argc, argv);
+	return usage_error(cli, "alias: unknown subcommand '%s'", argv[0]);
+}
+
 static int cmd_help(struct cli *cli, int argc, char **argv);
 
 static const struct {
@@ -1944,6 +2195,9 @@ static const struct {
 	{ "show", cmd_show, "show [DEVICE]: devices, circuits and maquisd" },
 	{ "stats", cmd_stats,
 	  "stats [DEVICE] | stats --daemon | stats reset DEVICE [ID]" },
+	{ "set", cmd_set,
+	  "set [DEVICE] relay-rate RATE | relay-burst BYTES: what this host\n"
+	  "             relays at most (bytes/s, 0: unlimited; 10M, 80Mbit)" },
 	{ "relays", cmd_relays, "relays: the relays maquisd knows" },
 	{ "xdp", cmd_xdp,
 	  "xdp attach IFACE [--variant auto|pure|kfunc]\n"
@@ -1952,6 +2206,9 @@ static const struct {
 	{ "circuit", cmd_circuit,
 	  "circuit list [DEVICE] | show ID [DEVICE] | destroy ID [DEVICE]\n"
 	  "  circuit build [--hops N] [--via RELAY]... [--lifetime S] --to DEST" },
+	{ "alias", cmd_alias,
+	  "alias new [NAME] | publish [NAME] | list [--records]: aliases\n"
+	  "             (circuit build --to ALIAS reaches one)" },
 	{ "keygen", cmd_keygen, "keygen: a new private key on stdout" },
 	{ "pubkey", cmd_pubkey, "pubkey: private key on stdin, public on stdout" },
 	{ "help", cmd_help, "help: this text" },

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "rate.h"
 
 /* A configuration file is small; anything this big is a mistake. */
 #define CONF_FILE_MAX	(1 << 20)
@@ -29,11 +30,15 @@ enum conf_key {
 	K_ADDRESS,
 	K_CONTROL,
 	K_CIRCUIT,
+	K_KEEPALIVE,
+	K_HOP_IDLE,
 	K_DATAPATH,
 	K_XDP,
 	K_XDP_INTERFACE,
 	K_XDP_PIN_ROOT,
 	K_EPOCH_SECS,
+	K_RELAY_RATE,
+	K_RELAY_BURST,
 	K_N,
 };
 
@@ -367,6 +372,53 @@ static int set_log_level(struct maq_config *c, const char *v, char *buf,
 		   "'%s' is not one of error, warn, info, debug", v);
 }
 
+/* 0 (@off) or a value in [@min, @max] @unit: keepalive, hop-idle. */
+static int parse_off_or(const char *v, uint32_t min, uint32_t max,
+			const char *unit, const char *off, uint32_t *out,
+			char *buf, size_t len)
+{
+	uint64_t x;
+	int ret = parse_uint(v, 0, max, &x, buf, len);
+
+	if (!ret && x && x < min)
+		ret = why(buf, len, -ERANGE,
+			  "%s %s is too short: 0 (%s) or %u..%u", v, unit, off,
+			  min, max);
+	if (!ret)
+		*out = (uint32_t)x;
+	return ret;
+}
+
+static int set_keepalive(struct maq_config *c, const char *v, char *buf,
+			 size_t len)
+{
+	return parse_off_or(v, MAQ_CONF_MIN_KEEPALIVE, MAQ_CONF_MAX_KEEPALIVE,
+			    "ms", "off", &c->keepalive, buf, len);
+}
+
+static int set_hop_idle(struct maq_config *c, const char *v, char *buf,
+			size_t len)
+{
+	return parse_off_or(v, MAQ_CONF_MIN_HOP_IDLE, MAQ_CONF_MAX_HOP_IDLE,
+			    "s", "never", &c->hop_idle, buf, len);
+}
+
+static int set_relay_rate(struct maq_config *c, const char *v, char *buf,
+			  size_t len)
+{
+	int ret = maq_rate_parse(v, &c->relay_rate);
+
+	return ret ? why(buf, len, ret, "'%s' %s", v, maq_rate_why(ret)) : 0;
+}
+
+static int set_relay_burst(struct maq_config *c, const char *v, char *buf,
+			   size_t len)
+{
+	int ret = maq_burst_parse(v, &c->relay_burst);
+
+	return ret ? why(buf, len, ret, "'%s' %s", v, maq_burst_why(ret)) : 0;
+}
+
 static const struct conf_keydef keys[K_N] = {
 	[K_LISTEN]	= { "listen", true, set_listen },
 	[K_BOOTSTRAP]	= { "bootstrap", true, set_bootstrap },
@@ -381,11 +433,15 @@ static const struct conf_keydef keys[K_N] = {
 	[K_ADDRESS]	= { "address", false, set_address },
 	[K_CONTROL]	= { "control", false, set_control },
 	[K_CIRCUIT]	= { "circuit", true, set_circuit },
+	[K_KEEPALIVE]	= { "keepalive", false, set_keepalive },
+	[K_HOP_IDLE]	= { "hop-idle", false, set_hop_idle },
 	[K_DATAPATH]	= { "datapath", false, set_datapath },
 	[K_XDP]		= { "xdp", false, set_xdp },
 	[K_XDP_INTERFACE] = { "xdp-interface", false, set_xdp_interface },
 	[K_XDP_PIN_ROOT] = { "xdp-pin-root", false, set_xdp_pin_root },
 	[K_EPOCH_SECS]	= { "epoch-secs", false, set_epoch_secs },
+	[K_RELAY_RATE]	= { "relay-rate", false, set_relay_rate },
+	[K_RELAY_BURST]	= { "relay-burst", false, set_relay_burst },
 };
 
 void maq_config_init(struct maq_config *c)
@@ -395,6 +451,8 @@ void maq_config_init(struct maq_config *c)
 	c->bandwidth = MAQ_CONF_DEFAULT_BANDWIDTH;
 	c->lifetime = MAQ_CONF_DEFAULT_LIFETIME;
 	c->hops = MAQ_CONF_DEFAULT_HOPS;
+	c->keepalive = MAQ_CONF_DEFAULT_KEEPALIVE;
+	c->hop_idle = MAQ_CONF_DEFAULT_HOP_IDLE;
 	strcpy(c->key_dir, MAQ_CONF_DEFAULT_KEY_DIR);
 	c->log_level = MAQ_LOG_INFO;
 	strcpy(c->interface, MAQ_CONF_DEFAULT_INTERFACE);

@@ -24,6 +24,14 @@
  *   xdp-interface = where it goes (default: the one holding listen)
  *   xdp-pin-root  = its pins, on bpffs (default /sys/fs/bpf/maquis)
  *   epoch-secs = user mode: an origin's key phase lasts at most this
+ *   keepalive  = ms between an origin's keepalives (0 off, 50..2000)
+ *   hop-idle   = s without a forward cell before a served hop is removed
+ *                (0 never, 3..3600)
+ *   relay-rate = bytes/s this host relays, both directions together (0:
+ *                unlimited; 10M, 1.5G, 80Mbit: rate.h); advertised as its
+ *                bandwidth
+ *   relay-burst = bytes the relay rate may run ahead (1436..2^30; default:
+ *                the module's, 64 cells)
  *
  * Addresses are "192.0.2.1:7720", "[2001:db8::1]:7720", or without the
  * port (MAQ_DEFAULT_PORT).  A key given twice in one file is an error;
@@ -98,6 +106,10 @@ struct maq_config {
 	char xdp_interface[16];		/* "": the listen address's */
 	char xdp_pin_root[PATH_MAX];	/* "": the loader's default */
 	uint32_t epoch_secs;		/* 0: the endpoint's default */
+	uint32_t keepalive;		/* ms, 0: off */
+	uint32_t hop_idle;		/* s, 0: never */
+	uint64_t relay_rate;		/* bytes/s, 0: unlimited */
+	uint32_t relay_burst;		/* bytes, 0: the default */
 };
 
 #define MAQ_CONF_DEFAULT_KEY_DIR	"/var/lib/maquis"
@@ -106,6 +118,12 @@ struct maq_config {
 #define MAQ_CONF_DEFAULT_HOPS		3
 #define MAQ_CONF_DEFAULT_INTERFACE	"maq0"
 #define MAQ_CONF_DEFAULT_CONTROL	"/run/maquis/maquisd.sock"
+#define MAQ_CONF_DEFAULT_KEEPALIVE	250
+#define MAQ_CONF_MIN_KEEPALIVE		50
+#define MAQ_CONF_MAX_KEEPALIVE		2000
+#define MAQ_CONF_DEFAULT_HOP_IDLE	10
+#define MAQ_CONF_MIN_HOP_IDLE		3
+#define MAQ_CONF_MAX_HOP_IDLE		3600
 
 /* Defaults: client, no listen, bootstrap, address or circuit, the values
  * above, info.

@@ -56,6 +56,7 @@ static void conn_free(struct maqd *d, struct maqd_conn *c)
 			break;
 		}
 	maqd_conn_forget(d, c);
+	maqd_alias_conn_forget(d, c);
 	close(c->fd);
 	maq_ipc_out_free(&c->out);
 	free(c);
@@ -151,6 +152,8 @@ static void do_show(struct maqd *d, struct maq_ipc_out *o)
 static void do_relays(struct maqd *d, struct maq_ipc_out *o)
 {
 	char b[64], hex[2 * MAQ_FAMILY_LEN + 1];
+	const struct maq_trust *t;
+	u64 now = maqd_wall();
 	size_t i;
 
 	for (i = 0; i < d->view.n; i++) {
@@ -180,6 +183,11 @@ static void do_relays(struct maqd *d, struct maq_ipc_out *o)
 			    maq_prefix_str(&r->prefix, b, sizeof(b)) : "-");
 		maq_ipc_put(o, "self", "%d",
 			    !memcmp(r->identity, d->id.pk, MAQ_ID_PK_LEN));
+		t = maq_view_trust(&d->view, r->identity);
+		maq_ipc_put(o, "worked", "%u", t ? t->ok : 0);
+		maq_ipc_put(o, "blamed", "%u", t ? t->blamed : 0);
+		maq_ipc_put(o, "avoided_for", "%llu", (unsigned long long)
+			    maq_view_avoided(&d->view, r->identity, now));
 	}
 }
 
@@ -272,6 +280,17 @@ static void do_stats(struct maqd *d, struct maq_ipc_out *o)
 	P("events.expired", s->events_expired);
 	P("events.lost", s->events_lost);
 	P("control.bad", s->ctl_bad);
+	P("live.keepalive.sent", s->live_pings);
+	P("live.pong.received", s->live_pongs);
+	P("live.pong.stale", s->live_pongs_stale);
+	P("live.ping.answered", s->live_answered);
+	P("live.probes", s->live_probes);
+	P("live.probes.all-answered", s->live_false_alarms);
+	P("live.circuits.failed", s->live_failed);
+	P("live.circuits.replaced", s->live_replaced);
+	P("live.hops.upstream-silent", s->live_hops_silent);
+	P("trust.blames", s->trust_blames);
+	P("trust.avoided", s->trust_avoided);
 #undef P
 }
 
@@ -311,7 +330,32 @@ static void handle(struct maqd *d, struct maqd_conn *c)
 			return;
 		}
 		break;
+	case MAQ_IPC_ALIAS_NEW:
+	case MAQ_IPC_ALIAS_PUBLISH:
+	case MAQ_IPC_ALIAS_LIST:
+		ret = maqd_alias_request(d, &req, c, &out, err, sizeof(err));
+		if (ret < 0) {
+			maq_ipc_end(&out, -ret, err);
+			maqd_conn_reply(d, c, &out);
+			return;
+		}
+		break;
 	case MAQ_IPC_BUILD:
+		if (maq_alias_form(req.to)) {
+			ret = maqd_alias_request(d, &req, c, &out, err,
+						 sizeof(err));
+			if (ret < 0) {
+				maq_ipc_end(&out, -ret, err);
+				maqd_conn_reply(d, c, &out);
+				return;
+			}
+			c->waiting = true;
+			/* the rendezvous's own timeout answers in time */
+			c->deadline_ms = maqd_now_ms() + MAQD_ALIAS_WAIT_MS +
+					 MAQD_ORIGIN_WAIT_MS;
+			maq_ipc_out_free(&out);
+			return;
+		}
 		w = maqd_want_add(d, req.to, req.hops ? req.hops :
 				  d->conf.hops, req.via, req.n_via,
 				  req.lifetime ? req.lifetime :

@@ -24,6 +24,8 @@
 #define DP_QUEUE		256
 /* As the module (kmod/circuit.h): key-limit is raised here. */
 #define DP_KEY_SOFT_LIMIT	(1ULL << 39)
+/* How often the relay table's counters are read: the daemon's tick. */
+#define DP_READ_MS		200
 /* Tamper and replay from the relay table: at most once a second. */
 #define DP_REPORT_MS		1000
 
@@ -57,6 +59,7 @@ struct maq_dp {
 	unsigned int q_head, q_len;
 	bool q_lost;
 	uint64_t no_route;		/* the XDP counter at the last tick */
+	uint64_t next_read_ms;		/* of the relay table's counters */
 
 	/* the XDP relay, either mode */
 	struct maq_xdp *xdp;
@@ -645,8 +648,10 @@ static void user_tick(struct maq_dp *dp, uint64_t now)
 
 	/* expiry is the endpoint's, for relays too (ep_event) */
 	maq_ep_run_once(dp->ep, 0);
-	if (!dp->xdp)
+	/* the daemon's tick, not every wakeup of its loop */
+	if (!dp->xdp || now < dp->next_read_ms)
 		return;
+	dp->next_read_ms = now + DP_READ_MS;
 	for (r = dp->circs; r; r = r->next)
 		if (r->c.role == MAQUIS_ROLE_RELAY)
 			user_relay_tick(dp, r, now);
@@ -708,16 +713,17 @@ void maq_dp_close(struct maq_dp *dp)
 
 	if (!dp)
 		return;
+	while (dp->circs)
+		circ_drop(dp, dp->circs->c.id);
 	if (dp->xdp) {
 		ret = maq_xdp_detach(dp->xdp);
+		dp->xdp = NULL;
 		if (ret)
 			log_warn("xdp: detach from %s: %s", dp->xdp_ifname,
 				 strerror(-ret));
 		else
 			log_info("xdp: detached from %s", dp->xdp_ifname);
 	}
-	while (dp->circs)
-		circ_drop(dp, dp->circs->c.id);
 	if (dp->ep)
 		maq_ep_close(dp->ep);
 	if (dp->q) {

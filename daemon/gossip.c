@@ -150,6 +150,8 @@ void maqd_gossip_rx(struct maqd *d, const union maq_sockaddr *peer,
 	unsigned int i;
 	bool changed;
 
+	if (maqd_alias_gossip_rx(d, peer, cell))
+		return;
 	ge = maq_gossip_decode(&g, cell, MAQ_CELL_SIZE);
 	if (ge != MAQ_GOSSIP_OK) {
 		d->st.gossip_bad++;

@@ -35,13 +35,16 @@ static const char *const cmd_names[] = {
 	[MAQ_IPC_BUILD]		= "build",
 	[MAQ_IPC_DESTROY]	= "destroy",
 	[MAQ_IPC_STATS]		= "stats",
+	[MAQ_IPC_ALIAS_NEW]	= "alias-new",
+	[MAQ_IPC_ALIAS_PUBLISH]	= "alias-publish",
+	[MAQ_IPC_ALIAS_LIST]	= "alias-list",
 };
 
-enum req_key { K_HOPS, K_VIA, K_TO, K_ID, K_LIFETIME, K_N };
+enum req_key { K_HOPS, K_VIA, K_TO, K_ID, K_LIFETIME, K_NAME, K_N };
 
 static const char *const key_names[K_N] = {
 	[K_HOPS] = "hops", [K_VIA] = "via", [K_TO] = "to", [K_ID] = "id",
-	[K_LIFETIME] = "lifetime",
+	[K_LIFETIME] = "lifetime", [K_NAME] = "name",
 };
 
 /* The keys each command takes. */
@@ -53,6 +56,9 @@ static unsigned int cmd_keys(enum maq_ipc_cmd cmd)
 		       1u << K_LIFETIME;
 	case MAQ_IPC_DESTROY:
 		return 1u << K_ID;
+	case MAQ_IPC_ALIAS_NEW:
+	case MAQ_IPC_ALIAS_PUBLISH:
+		return 1u << K_NAME;
 	default:
 		return 0;
 	}
@@ -60,7 +66,7 @@ static unsigned int cmd_keys(enum maq_ipc_cmd cmd)
 
 const char *maq_ipc_cmd_name(enum maq_ipc_cmd cmd)
 {
-	if (cmd < MAQ_IPC_SHOW || cmd > MAQ_IPC_STATS)
+	if (cmd < MAQ_IPC_SHOW || cmd > MAQ_IPC_ALIAS_LIST)
 		return NULL;
 	return cmd_names[cmd];
 }
@@ -227,6 +233,12 @@ static int req_pair(struct req_parse *p, const char *s, size_t len)
 				      "line %u: via: empty", p->line);
 		memcpy(req->via[req->n_via++], v, vlen);
 		return 0;
+	case K_NAME:
+		if (!vlen)
+			return seterr(p->err, p->errlen, -EINVAL,
+				      "line %u: name: empty", p->line);
+		memcpy(req->name, v, vlen);
+		return 0;
 	default:	/* K_TO */
 		if (!vlen)
 			return seterr(p->err, p->errlen, -EINVAL,
@@ -295,14 +307,15 @@ int maq_ipc_request_parse(struct maq_ipc_req *req, const char *buf,
 		if (p.line == 1) {
 			int cmd;
 
-			for (cmd = MAQ_IPC_SHOW; cmd <= MAQ_IPC_STATS; cmd++)
+			for (cmd = MAQ_IPC_SHOW; cmd <= MAQ_IPC_ALIAS_LIST;
+			     cmd++)
 				if (strlen(cmd_names[cmd]) == n &&
 				    !memcmp(cmd_names[cmd], s, n))
 					break;
 			if (!n)
 				return seterr(err, errlen, -EINVAL,
 					      "line 1: no command");
-			if (cmd > MAQ_IPC_STATS)
+			if (cmd > MAQ_IPC_ALIAS_LIST)
 				return seterr(err, errlen, -EINVAL,
 					      "line 1: unknown command '%.*s'",
 					      n > SHOW_MAX ? SHOW_MAX : (int)n,
@@ -376,7 +389,8 @@ int maq_ipc_request_format(const struct maq_ipc_req *req, char *buf,
 	    (req->n_via && !(keys & 1u << K_VIA)) ||
 	    (req->to[0] && !(keys & 1u << K_TO)) ||
 	    (req->id && !(keys & 1u << K_ID)) ||
-	    (req->lifetime && !(keys & 1u << K_LIFETIME)))
+	    (req->lifetime && !(keys & 1u << K_LIFETIME)) ||
+	    (req->name[0] && !(keys & 1u << K_NAME)))
 		return -EINVAL;
 	if ((req->cmd == MAQ_IPC_BUILD && !req->to[0]) ||
 	    (req->cmd == MAQ_IPC_DESTROY && !req->id))
@@ -385,7 +399,8 @@ int maq_ipc_request_format(const struct maq_ipc_req *req, char *buf,
 	    (req->hops && req->n_via > req->hops) ||
 	    req->lifetime > MAQ_IPC_MAX_LIFETIME)
 		return -EINVAL;
-	if (req->to[0] && !valid_value(req->to))
+	if ((req->to[0] && !valid_value(req->to)) ||
+	    (req->name[0] && !valid_value(req->name)))
 		return -EINVAL;
 	for (i = 0; i < req->n_via; i++)
 		if (!valid_value(req->via[i]))
@@ -402,6 +417,8 @@ int maq_ipc_request_format(const struct maq_ipc_req *req, char *buf,
 		fmt_add(&f, "id=%u\n", req->id);
 	if (req->lifetime)
 		fmt_add(&f, "lifetime=%u\n", req->lifetime);
+	if (req->name[0])
+		fmt_add(&f, "name=%s\n", req->name);
 	fmt_add(&f, "\n");
 	return f.over ? -EMSGSIZE : (int)f.pos;
 }

@@ -24,6 +24,9 @@
  *   build   to= (required) hops= via= (repeatable, in order) lifetime=
  *   destroy id= (required)
  *   stats                    daemon counters (gossip, setup, events)
+ *   alias-new name=          a new alias key (PROTOCOL 9) in key-dir
+ *   alias-publish name=      serve that alias: intro circuits, record
+ *   alias-list               this daemon's aliases
  *
  * hops= counts the relays before the terminus (as in maquisd.conf), so a
  * circuit has hops + 1 hops in all; the replies' hops= count the terminus.
@@ -52,6 +55,16 @@
  *   destroy   nothing but errno= (ENOENT: no such circuit here)
  *   stats     flat counters, names with dots (gossip.sent,
  *             desc.rejected.bad-signature, setup.relay.ok), values u64
+ *   alias-new      alias=<52 base32> name=<name> address=<inner v6>
+ *   alias-publish  the same and intro=<n intro circuits being built>
+ *   alias-list     per alias a record: alias=<52 base32> name=<name>
+ *             address=<inner v6> published=0|1 expires=<unix s or 0>
+ *             intros=<n established> intro=<id16>:<up|building|down>
+ *             (repeated; before the next alias=)
+ *   build to=<alias>  the build fields, to=<alias address>/128, circuit
+ *             the one to the rendezvous relay; failures name the step:
+ *             "no record of ALIAS", "intro relay 0123..: unreachable",
+ *             "rendezvous relay 0123..: refused", "timeout: ..."
  *
  * No request or reply ever carries key material.
  */
@@ -79,6 +92,9 @@ enum maq_ipc_cmd {
 	MAQ_IPC_BUILD,
 	MAQ_IPC_DESTROY,
 	MAQ_IPC_STATS,
+	MAQ_IPC_ALIAS_NEW,
+	MAQ_IPC_ALIAS_PUBLISH,
+	MAQ_IPC_ALIAS_LIST,
 };
 
 struct maq_ipc_req {
@@ -89,6 +105,7 @@ struct maq_ipc_req {
 	char to[MAQ_IPC_MAX_VALUE + 1];	/* "" when not given */
 	uint32_t id;			/* 0: not given */
 	uint32_t lifetime;		/* 0: not given */
+	char name[MAQ_IPC_MAX_VALUE + 1];	/* alias-new, alias-publish */
 };
 
 /* "show", "relays", ...; NULL for an unknown command. */

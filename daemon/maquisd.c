@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "maquisd.h"
+#include "rate.h"
 
 #define MAQD_VERSION		"0.1"
 #define MAQD_CONF_DEFAULT	"/etc/maquis/maquisd.conf"
@@ -256,6 +257,39 @@ static int device_setup(struct maqd *d)
 	return 0;
 }
 
+/*
+ * What this relay gives (relay-rate, relay-burst), into whatever relays
+ * its circuits: the module's device and, in either mode, a pure XDP relay
+ * pinned under our root (rate.h).  A client relays nothing.
+ */
+static int rate_setup(struct maqd *d)
+{
+	const char *root = *d->conf.xdp_pin_root ? d->conf.xdp_pin_root : NULL;
+	struct maq_nl *nl = NULL;
+	char err[512], r[64];
+	int ret;
+
+	if (d->conf.role != MAQ_CONF_RELAY)
+		return 0;
+	if (maq_dp_kind(d->dp) == MAQ_DP_MODULE) {
+		ret = maq_nl_open(&nl);
+		if (ret) {
+			log_err("relay-rate: netlink: %s", strerror(-ret));
+			return ret;
+		}
+	}
+	ret = maq_rate_apply(nl, d->ifindex, root, d->conf.relay_rate,
+			     d->conf.relay_burst, err, sizeof(err));
+	maq_nl_close(nl);
+	if (ret) {
+		log_err("relay-rate: %s", err);
+		return ret;
+	}
+	log_info("relaying at most %s",
+		 maq_rate_str(d->conf.relay_rate, r, sizeof(r)));
+	return 0;
+}
+
 /* --- events from the kernel ------------------------------------------------ */
 
 static void link_cell_rx(struct maqd *d, const struct maq_event *ev)
@@ -395,6 +429,10 @@ static int load_config(struct maqd *d, int argc, char **argv, bool *test)
 			"maquisd: a relay needs a listen address others can reach (listen = address[:port])\n");
 		return 1;
 	}
+	/* what is enforced is what is announced (kB/s, at least 1) */
+	if (d->conf.relay_rate)
+		d->conf.bandwidth = d->conf.relay_rate >= 2000 ?
+				    (u32)(d->conf.relay_rate / 1000) : 1;
 	if (d->conf.address.family && (!d->conf.n_listen ||
 	    maq_addr_unspecified(&d->conf.listen[0]))) {
 		fprintf(stderr,
@@ -473,6 +511,7 @@ static int run(struct maqd *d)
 		events_read(d);
 		maqd_gossip_tick(d, now);
 		maqd_circuits_tick(d, now);
+		maqd_alias_tick(d, now);
 		maqd_control_tick(d, now);
 		keys_tick(d);
 	}
@@ -508,6 +547,8 @@ int main(int argc, char **argv)
 		goto out;
 	maq_view_init(&d.view, d.id.pk);
 	ret = device_setup(&d);
+	if (!ret)
+		ret = rate_setup(&d);
 	if (ret)
 		goto out_nl;
 	d.publish = d.conf.role == MAQ_CONF_RELAY || d.conf.address.family;
@@ -536,6 +577,7 @@ int main(int argc, char **argv)
 			 maqd_id_hex(d.id.pk, hex), d.conf.n_bootstrap);
 	}
 	ret = run(&d);
+	maqd_alias_shutdown(&d);
 	maqd_shutdown(&d);
 	maqd_control_close(&d);
 out_nl:

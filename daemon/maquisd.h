@@ -21,6 +21,7 @@
 #include "nl.h"
 #include "setup.h"
 #include "view.h"
+#include "alias_rec.h"
 
 /* --- logging ------------------------------------------------------------ */
 
@@ -43,6 +44,34 @@ u64 maqd_wall(void);
 #define MAQD_ORIGIN_LAG_MS	1000	/* the origin's, after the hops' */
 #define MAQD_DESTROY_WAIT_MS	1000	/* per hop, for DESTROYED */
 #define MAQD_REPLACE_PCT	80	/* replace at this % of lifetime */
+#define MAQD_ALIAS_WAIT_MS	30000	/* a rendezvous, all steps */
+
+/* --- liveness (liveness.c, PROTOCOL 7.5): per circuit state ------------- */
+
+#define MAQD_LIVE_SLOTS		4	/* keepalive PINGs awaiting a PONG */
+
+/* An origin circuit's keepalive and, once it went quiet, the probe. */
+struct maqd_live {
+	u64 next_ping_ms;		/* 0: keepalive not started */
+	u64 last_pong_ms;		/* last sign of life end to end */
+	u64 nonce[MAQD_LIVE_SLOTS];	/* outstanding keepalives, 0 free */
+	u64 sent_ms[MAQD_LIVE_SLOTS];
+	unsigned int slot;
+	u32 srtt_ms;			/* smoothed PING-PONG time */
+	bool worked;			/* credited to its relays */
+	bool probing;
+	u64 probe_nonce[MAQ_MAX_HOPS];
+	u32 probe_answered;		/* bit j: hop j + 1 answered */
+	u64 probe_ms, probe_deadline_ms;
+	int dead_hop;			/* 1-based hop blamed; 0 none */
+	u64 dead_ms;			/* when it was located */
+};
+
+/* A served hop's forward liveness as the kernel counts it. */
+struct maqd_hop_live {
+	u64 cells;			/* cells-in at since_ms */
+	u64 since_ms;			/* 0: not looked at yet */
+};
 
 enum maqd_state {
 	MAQD_BUILDING,
@@ -73,6 +102,7 @@ struct maqd_origin {
 	u64 destroy_nonce;
 	struct maqd_want *want;		/* what it serves, or NULL */
 	struct maqd_conn *waiter;	/* a CLI waiting for the build */
+	struct maqd_live live;
 };
 
 /* A hop this host serves (relay or terminus), or one being set up. */
@@ -94,6 +124,7 @@ struct maqd_hop {
 	u64 key_due_ms;
 	u32 epoch;
 	bool any_token;			/* adopted terminus: token unknown */
+	struct maqd_hop_live live;
 };
 
 /* A destination the daemon keeps a circuit to. */
@@ -107,6 +138,12 @@ struct maqd_want {
 	bool from_config;
 	bool confirmed;			/* a circuit of it was up once */
 	u64 retry_ms;			/* next build attempt */
+	/* relays its replacement leaves out (liveness.c) */
+	u8 exclude[2][MAQ_ID_PK_LEN];
+	unsigned int n_exclude;
+	/* alias.c's circuits: to names a relay, the terminus; no route */
+	bool bare;
+	void *owner;			/* alias.c's, told of its circuits */
 };
 
 /* --- the daemon ----------------------------------------------------------- */
@@ -123,6 +160,10 @@ struct maqd_stats {
 	u64 rotations, events_tamper, events_replay, events_expired;
 	u64 ctl_bad;
 	u64 events_lost;
+	/* liveness.c */
+	u64 live_pings, live_pongs, live_pongs_stale, live_answered;
+	u64 live_probes, live_false_alarms, live_failed, live_replaced;
+	u64 live_hops_silent, trust_blames, trust_avoided;
 };
 
 struct maqd {
@@ -189,6 +230,30 @@ const char *maqd_state_name(enum maqd_state s);
 unsigned int maqd_n_origins(const struct maqd *d);
 unsigned int maqd_n_hops(const struct maqd *d);
 
+/* Exported for liveness.c: a hop control message, origin_close(), and a
+ * served hop removed with DESTROYED sent back.
+ */
+void maqd_hopctl_send(struct maqd *d, u32 id, u8 hop, u8 type, u64 nonce);
+void maqd_origin_close(struct maqd *d, struct maqd_origin *o, int from_hop);
+void maqd_hop_remove(struct maqd *d, struct maqd_hop *h);
+
+/* liveness.c (PROTOCOL 7.5, DESIGN "Liveness and local trust") */
+void maqd_live_tick(struct maqd *d, u64 now_ms);
+/* PING and PONG; false for any other type. */
+bool maqd_live_hopctl(struct maqd *d, const struct maq_event *ev, u8 type,
+		      u64 nonce);
+void maqd_live_tamper(struct maqd *d, const struct maq_event *ev);
+/* A setup failure naming hop @silent (1-based) as the one not answering. */
+void maqd_live_setup_failed(struct maqd *d, const struct maqd_origin *o,
+			    int silent);
+/* Path selection for @w, leaving out the relays its last failure named. */
+int maqd_live_path(struct maqd *d, struct maqd_want *w,
+		   struct maq_path_req *req, const struct maq_relay **out,
+		   char *err, size_t errlen);
+/* @old is being replaced by @newer: the hop to tear down from (0-based). */
+int maqd_live_replaced(struct maqd *d, struct maqd_origin *old,
+		       const struct maqd_origin *newer);
+
 /* dp.c: the datapath's lines of `maquis show` */
 void maqd_dp_show(struct maqd *d, struct maq_ipc_out *o);
 
@@ -208,5 +273,37 @@ int maqd_link_ensure(const char *name, u32 *ifindex, char *err,
 		     size_t errlen);
 int maqd_addr_add(u32 ifindex, const struct maq_prefix *p);
 int maqd_route(u32 ifindex, const struct maq_prefix *p, bool add);
+/* An IPv6 /128 on the device, usable at once (no DAD); and a route with
+ * an MTU (the end-to-end layer's overhead on alias routes).
+ */
+int maqd_addr6(u32 ifindex, const struct in6_addr *a, bool add);
+int maqd_route_mtu(u32 ifindex, const struct maq_prefix *p, u32 mtu);
+
+/* alias.c (PROTOCOL 9): aliases, their records, introduction, rendezvous */
+bool maqd_alias_hopctl(struct maqd *d, const struct maq_event *ev);
+bool maqd_alias_gossip_rx(struct maqd *d, const union maq_sockaddr *peer,
+			  const u8 cell[MAQ_CELL_SIZE]);
+/* An origin circuit of a bare want is about to be installed / is up /
+ * goes away; a hop this host serves goes away.
+ */
+void maqd_alias_install(struct maqd *d, struct maqd_origin *o,
+			struct maq_circuit *c);
+void maqd_alias_up(struct maqd *d, struct maqd_origin *o);
+void maqd_alias_gone(struct maqd *d, struct maqd_origin *o);
+void maqd_alias_hop_gone(struct maqd *d, struct maqd_hop *h);
+void maqd_alias_tick(struct maqd *d, u64 now_ms);
+/* A random fd00::/8 /128: the route a circuit must carry (the module
+ * wants one at both ends) where an alias circuit has none to claim.
+ */
+void maqd_alias_throwaway(struct maq_prefix *p);
+void maqd_alias_shutdown(struct maqd *d);
+/*
+ * The CLI's alias-new, alias-publish, alias-list and a build to an alias:
+ * 0 with @o filled, 1 when @c waits for the answer, -errno with @err.
+ */
+int maqd_alias_request(struct maqd *d, const struct maq_ipc_req *req,
+		       struct maqd_conn *c, struct maq_ipc_out *o, char *err,
+		       size_t errlen);
+void maqd_alias_conn_forget(struct maqd *d, struct maqd_conn *c);
 
 #endif /* _MAQUIS_DAEMON_MAQUISD_H */

@@ -760,6 +760,12 @@ int maq_nl_parse_dev(const struct nlmsghdr *nlh, struct maq_dev *dev)
 		case MAQUIS_A_N_CIRCUITS:
 			err = get_u32(pos, &dev->n_circuits);
 			break;
+		case MAQUIS_A_RELAY_RATE:
+			err = get_u64(pos, &dev->relay_rate);
+			break;
+		case MAQUIS_A_RELAY_BURST:
+			err = get_u32(pos, &dev->relay_burst);
+			break;
 		case MAQUIS_A_STATS:
 			err = parse_stats(pos, &dev->stats);
 			break;
@@ -1007,6 +1013,27 @@ int maq_nl_dev_set(struct maq_nl *nl, uint32_t ifindex, uint16_t port,
 	return maq_nl_request(nl, msg, NULL, NULL);
 }
 
+int maq_nl_dev_set_rate(struct maq_nl *nl, uint32_t ifindex, uint64_t rate,
+			uint32_t burst)
+{
+	struct nl_msg *msg = maq_nl_msg(nl, MAQUIS_CMD_DEV_SET, 0);
+	int err = 0;
+
+	if (!msg)
+		return -ENOMEM;
+	if (ifindex)
+		err |= nla_put_u32(msg, MAQUIS_A_IFINDEX, ifindex);
+	if (rate != MAQ_NL_RATE_KEEP)
+		err |= nla_put_u64(msg, MAQUIS_A_RELAY_RATE, rate);
+	if (burst)
+		err |= nla_put_u32(msg, MAQUIS_A_RELAY_BURST, burst);
+	if (err) {
+		maq_nl_msg_free(msg);
+		return -EMSGSIZE;
+	}
+	return maq_nl_request(nl, msg, NULL, NULL);
+}
+
 int maq_nl_circuit_new(struct maq_nl *nl, const struct maq_circuit *c)
 {
 	struct nl_msg *msg = maq_nl_msg(nl, MAQUIS_CMD_CIRCUIT_NEW, 0);
@@ -1233,6 +1260,7 @@ static const char *const stat_names[MAQUIS_A_STATS_MAX + 1] = {
 	[MAQUIS_A_STATS_DROP_MALFORMED] = "drop-malformed",
 	[MAQUIS_A_STATS_DROP_NO_ROUTE] = "drop-no-route",
 	[MAQUIS_A_STATS_DROP_KEY_LIMIT] = "drop-key-limit",
+	[MAQUIS_A_STATS_DROP_RATE] = "drop-rate",
 	[MAQUIS_A_STATS_CTL_UP] = "ctl-up",
 };
 

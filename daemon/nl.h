@@ -132,6 +132,8 @@ struct maq_dev {
 	union maq_sockaddr local;	/* AF_UNSPEC: any */
 	uint32_t max_circuits;
 	uint32_t n_circuits;
+	uint64_t relay_rate;		/* bytes/s; 0: unlimited */
+	uint32_t relay_burst;		/* bytes */
 	struct maq_stats stats;
 	uint64_t present;		/* bit MAQUIS_A_x */
 };
@@ -190,6 +192,13 @@ int maq_nl_dev_dump(struct maq_nl *nl, struct maq_dev **devs, size_t *n);
 /* Changes what is given: port 0, local NULL, max_circuits 0 are left out. */
 int maq_nl_dev_set(struct maq_nl *nl, uint32_t ifindex, uint16_t port,
 		   const union maq_sockaddr *local, uint32_t max_circuits);
+/*
+ * The relay rate limit: @rate bytes/s (0: unlimited; MAQ_NL_RATE_KEEP: left
+ * out), @burst bytes (0: left out).  Either one refills the bucket.
+ */
+#define MAQ_NL_RATE_KEEP	UINT64_MAX
+int maq_nl_dev_set_rate(struct maq_nl *nl, uint32_t ifindex, uint64_t rate,
+			uint32_t burst);
 
 int maq_nl_circuit_new(struct maq_nl *nl, const struct maq_circuit *c);
 int maq_nl_circuit_del(struct maq_nl *nl, uint32_t ifindex, uint32_t id);

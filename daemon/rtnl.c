@@ -169,3 +169,57 @@ int maqd_route(u32 ifindex, const struct maq_prefix *p, bool add)
 		return 0;
 	return ret ? -EIO : 0;
 }
+
+int maqd_addr6(u32 ifindex, const struct in6_addr *a, bool add)
+{
+	struct ifaddrmsg ifa = {
+		.ifa_family = AF_INET6,
+		.ifa_prefixlen = 128,
+		.ifa_flags = IFA_F_NODAD,
+		.ifa_index = ifindex,
+	};
+	struct nl_msg *msg;
+	int ret;
+
+	msg = nlmsg_alloc_simple(add ? RTM_NEWADDR : RTM_DELADDR,
+				 add ? NLM_F_CREATE | NLM_F_REPLACE | NLM_F_ACK :
+				       NLM_F_ACK);
+	if (!msg || nlmsg_append(msg, &ifa, sizeof(ifa), NLMSG_ALIGNTO) ||
+	    nla_put(msg, IFA_LOCAL, 16, a) || nla_put(msg, IFA_ADDRESS, 16, a)) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	ret = rtnl_do(msg);
+	if (!add && ret == -NLE_NOADDR)
+		return 0;
+	return ret ? -EIO : 0;
+}
+
+int maqd_route_mtu(u32 ifindex, const struct maq_prefix *p, u32 mtu)
+{
+	struct rtmsg rtm = {
+		.rtm_family = (u8)p->family,
+		.rtm_dst_len = p->len,
+		.rtm_table = RT_TABLE_MAIN,
+		.rtm_protocol = RTPROT_STATIC,
+		.rtm_scope = RT_SCOPE_LINK,
+		.rtm_type = RTN_UNICAST,
+	};
+	struct nl_msg *msg;
+	struct nlattr *mx;
+	const void *a;
+	int len = prefix_bytes(p, &a);
+
+	msg = nlmsg_alloc_simple(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE |
+				 NLM_F_ACK);
+	if (!msg || nlmsg_append(msg, &rtm, sizeof(rtm), NLMSG_ALIGNTO) ||
+	    nla_put(msg, RTA_DST, len, a) ||
+	    nla_put_u32(msg, RTA_OIF, ifindex) ||
+	    !(mx = nla_nest_start(msg, RTA_METRICS)) ||
+	    nla_put_u32(msg, RTAX_MTU, mtu)) {
+		nlmsg_free(msg);
+		return -ENOMEM;
+	}
+	nla_nest_end(msg, mx);
+	return rtnl_do(msg) ? -EIO : 0;
+}

@@ -40,8 +40,10 @@ static const enum maq_xdp_variant maq_prog_variant[] = {
 };
 
 /* Maps pinned once for the host, and once per interface. */
-static const char *const maq_shared_maps[] = { "maq_circuits", "maq_tx_ports" };
-#define MAQ_TX_PORTS	1	/* index in maq_shared_maps */
+static const char *const maq_shared_maps[] = {
+	"maq_circuits", "maq_rate", "maq_tx_ports"
+};
+#define MAQ_TX_PORTS	2	/* index in maq_shared_maps */
 static const char *const maq_if_maps[] = { "maq_config", "maq_stats" };
 
 struct maq_xdp {
@@ -68,6 +70,7 @@ static const char *const maq_stat_names[MAQ_STAT_MAX] = {
 	[MAQ_STAT_MALFORMED]	= "malformed",
 	[MAQ_STAT_NO_ROUTE]	= "no-route",
 	[MAQ_STAT_KEY_LIMIT]	= "key-limit",
+	[MAQ_STAT_RATE]		= "rate",
 	[MAQ_STAT_CELLS_IN]	= "cells-in",
 	[MAQ_STAT_BYTES_IN]	= "bytes-in",
 	[MAQ_STAT_CELLS_OUT]	= "cells-out",
@@ -1132,6 +1135,59 @@ int maq_xdp_stats_pinned(const char *ifname, const char *pin_root,
 		return -errno;
 	err = maq_stats_sum(fd, val);
 	close(fd);
+	return err;
+}
+
+/* ---- relay rate ---------------------------------------------------------- */
+
+static int maq_rate_fd(const char *pin_root)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	err = maq_path(path, sizeof(path),
+		       pin_root ? pin_root : MAQ_XDP_PIN_ROOT, NULL, "maq_rate");
+	if (err)
+		return err;
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
+int maq_xdp_rate_set(const char *pin_root, uint64_t rate, uint32_t burst)
+{
+	struct maq_xdp_rate r;
+	uint32_t zero = 0;
+	int fd, err = 0;
+
+	if (rate > MAQUIS_MAX_RELAY_RATE || burst < MAQ_CELL_SIZE ||
+	    burst > MAQUIS_MAX_RELAY_BURST)
+		return -ERANGE;
+	fd = maq_rate_fd(pin_root);
+	if (fd < 0)
+		return fd;
+	maq_xdp_rate_fill(&r, rate, burst);
+	if (bpf_map_update_elem(fd, &zero, &r, BPF_ANY))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+int maq_xdp_rate_get(const char *pin_root, uint64_t *rate, uint32_t *burst)
+{
+	struct maq_xdp_rate r;
+	uint32_t zero = 0;
+	int fd, err = 0;
+
+	fd = maq_rate_fd(pin_root);
+	if (fd < 0)
+		return fd;
+	if (bpf_map_lookup_elem(fd, &zero, &r))
+		err = -errno;
+	close(fd);
+	if (!err) {
+		*rate = r.rate;
+		*burst = r.burst;
+	}
 	return err;
 }
 

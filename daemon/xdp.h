@@ -18,6 +18,7 @@
  * Pinned layout under a root (default MAQ_XDP_PIN_ROOT):
  *
  *   <root>/maq_circuits         the hop table, one for the host (pure)
+ *   <root>/maq_rate             the relay rate limit, one for the host (pure)
  *   <root>/maq_tx_ports         egress devmap, one for the host
  *   <root>/<ifname>/maq_config  what that interface's program is told
  *   <root>/<ifname>/maq_stats   its per-CPU counters
@@ -191,6 +192,19 @@ int maq_xdp_stats_pinned(const char *ifname, const char *pin_root,
 			 uint64_t val[MAQ_STAT_MAX]);
 /* "unknown-cid", ..., "cells-in", ...; NULL out of range. */
 const char *maq_xdp_stat_name(int stat);
+
+/*
+ * The pure variant's relay rate limit (struct maq_xdp_rate), shared by every
+ * interface under @pin_root (NULL: MAQ_XDP_PIN_ROOT): @rate bytes/s of
+ * relayed cells (0: unlimited), @burst bytes; setting refills the bucket.
+ * A fresh table relays unlimited.  The kfunc variant has none: the module's
+ * device limit (dev-set relay-rate) applies to what it relays.  Whoever sets
+ * the device's limit sets this one too (rate.h, maq_rate_apply()).
+ * -ENOENT when no pure relay is pinned there, -ERANGE for figures the
+ * module would refuse too.
+ */
+int maq_xdp_rate_set(const char *pin_root, uint64_t rate, uint32_t burst);
+int maq_xdp_rate_get(const char *pin_root, uint64_t *rate, uint32_t *burst);
 
 /*
  * The XDP program forwards only to neighbours the kernel already knows

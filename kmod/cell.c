@@ -421,6 +421,10 @@ int maq_rx_fwd_cell(struct maq_device *md, struct maq_circuit *c,
 		why = MAQUIS_DROP_REPLAY;
 	} else if (!maq_key_use(c, 0, fwd, slot, &n)) {
 		why = MAQUIS_DROP_KEY_LIMIT;
+	} else if (c->role == MAQUIS_ROLE_RELAY &&
+		   !maq_rate_allow(&md->relay_rate)) {
+		/* Still marked seen above: it cannot come back later. */
+		why = MAQUIS_DROP_RATE;
 	} else {
 		maq_phase_seen(d, slot, &n);
 		d->stats.cells_in++;
@@ -490,6 +494,10 @@ int maq_rx_back_cell(struct maq_device *md, struct maq_circuit *c,
 	u64 delta;
 	bool ok;
 
+	if (!maq_rate_allow(&md->relay_rate)) {
+		maq_dir_drop(md, c, d, MAQUIS_DROP_RATE);
+		return MAQUIS_DROP_RATE;
+	}
 	maq_note_init(&n);
 	spin_lock_bh(&d->lock);
 	ok = maq_key_use(c, 0, back, slot, &n);

@@ -137,6 +137,7 @@ static int maq_newlink(struct net *src_net, struct net_device *dev,
 	spin_lock_init(&md->ntf_lock);
 	md->port = MAQ_DEFAULT_PORT;
 	md->max_circuits = MAQ_DEFAULT_MAX_CIRCUITS;
+	maq_rate_init(&md->relay_rate);
 	md->ntf_tokens = MAQ_NTF_BURST;
 	md->ntf_stamp = jiffies;
 

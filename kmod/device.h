@@ -13,7 +13,9 @@
 
 #include <linux/maquis.h>
 
-#define MAQ_N_DROPS		(MAQUIS_DROP_KEY_LIMIT + 1)
+#include "rate.h"
+
+#define MAQ_N_DROPS		(MAQUIS_DROP_RATE + 1)
 #define MAQ_DEFAULT_MAX_CIRCUITS	BIT(20)
 
 /* An underlay endpoint; family 0 means unset (any). */
@@ -74,6 +76,9 @@ struct maq_device {
 
 	struct gro_cells gro_cells;
 	struct maq_pcpu_stats __percpu *stats;
+
+	/* What the operator gives as a relay (rate.c); under @lock to set. */
+	struct maq_rate relay_rate;
 
 	/* Token bucket bounding what goes up to the daemon (cell-ntf). */
 	spinlock_t ntf_lock;

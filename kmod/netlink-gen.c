@@ -21,6 +21,15 @@ static const struct netlink_range_validation maquis_a_lifetime_range = {
 	.max	= MAQUIS_MAX_LIFETIME,
 };
 
+static const struct netlink_range_validation maquis_a_relay_rate_range = {
+	.max	= MAQUIS_MAX_RELAY_RATE,
+};
+
+static const struct netlink_range_validation maquis_a_relay_burst_range = {
+	.min	= MAQUIS_CELL_SIZE,
+	.max	= MAQUIS_MAX_RELAY_BURST,
+};
+
 /* Common nested types */
 const struct nla_policy maquis_addr_nl_policy[MAQUIS_A_ADDR_PORT + 1] = {
 	[MAQUIS_A_ADDR_IPV4] = { .type = NLA_U32, },
@@ -50,11 +59,13 @@ static const struct nla_policy maquis_dev_get_nl_policy[MAQUIS_A_IFINDEX + 1] = 
 };
 
 /* MAQUIS_CMD_DEV_SET - do */
-static const struct nla_policy maquis_dev_set_nl_policy[MAQUIS_A_MAX_CIRCUITS + 1] = {
+static const struct nla_policy maquis_dev_set_nl_policy[MAQUIS_A_RELAY_BURST + 1] = {
 	[MAQUIS_A_IFINDEX] = NLA_POLICY_MIN(NLA_U32, 1),
 	[MAQUIS_A_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
 	[MAQUIS_A_LOCAL] = NLA_POLICY_NESTED(maquis_addr_nl_policy),
 	[MAQUIS_A_MAX_CIRCUITS] = NLA_POLICY_FULL_RANGE(NLA_U32, &maquis_a_max_circuits_range),
+	[MAQUIS_A_RELAY_RATE] = NLA_POLICY_FULL_RANGE(NLA_U64, &maquis_a_relay_rate_range),
+	[MAQUIS_A_RELAY_BURST] = NLA_POLICY_FULL_RANGE(NLA_U32, &maquis_a_relay_burst_range),
 };
 
 /* MAQUIS_CMD_CIRCUIT_NEW - do */
@@ -145,7 +156,7 @@ static const struct genl_split_ops maquis_nl_ops[] = {
 		.cmd		= MAQUIS_CMD_DEV_SET,
 		.doit		= maquis_nl_dev_set_doit,
 		.policy		= maquis_dev_set_nl_policy,
-		.maxattr	= MAQUIS_A_MAX_CIRCUITS,
+		.maxattr	= MAQUIS_A_RELAY_BURST,
 		.flags		= GENL_ADMIN_PERM | GENL_CMD_CAP_DO,
 	},
 	{

@@ -84,7 +84,9 @@ static const struct maq_role_rules {
 		.hop_need	= H_KEYS | H(BACK_SEQ),
 		.hop_forbid	= H(FWD_SEQ),
 		.max_hops	= 1,
-		.min_routes	= 1,
+		/* none at a rendezvous or introduction point: no inner
+		 * address of either end is held there
+		 */
 		.seq_limit	= { 0, MAQ_DATA_CTR_LIMIT },
 	},
 };
@@ -274,6 +276,9 @@ static int maq_nl_dev_fill(struct sk_buff *skb, struct maq_device *md,
 	     maq_nl_put_addr(skb, MAQUIS_A_LOCAL, &md->local)) ||
 	    nla_put_u32(skb, MAQUIS_A_MAX_CIRCUITS, md->max_circuits) ||
 	    nla_put_u32(skb, MAQUIS_A_N_CIRCUITS, md->n_circuits) ||
+	    nla_put_u64_64bit(skb, MAQUIS_A_RELAY_RATE, md->relay_rate.rate,
+			      MAQUIS_A_PAD) ||
+	    nla_put_u32(skb, MAQUIS_A_RELAY_BURST, md->relay_rate.burst) ||
 	    maq_nl_put_stats(skb, &st)) {
 		mutex_unlock(&md->lock);
 		genlmsg_cancel(skb, hdr);
@@ -402,6 +407,16 @@ int maquis_nl_dev_set_doit(struct sk_buff *skb, struct genl_info *info)
 	md->local = local;
 	if (attrs[MAQUIS_A_MAX_CIRCUITS])
 		md->max_circuits = nla_get_u32(attrs[MAQUIS_A_MAX_CIRCUITS]);
+	if (attrs[MAQUIS_A_RELAY_RATE] || attrs[MAQUIS_A_RELAY_BURST]) {
+		u64 rate = md->relay_rate.rate;
+		u32 burst = md->relay_rate.burst;
+
+		if (attrs[MAQUIS_A_RELAY_RATE])
+			rate = nla_get_u64(attrs[MAQUIS_A_RELAY_RATE]);
+		if (attrs[MAQUIS_A_RELAY_BURST])
+			burst = nla_get_u32(attrs[MAQUIS_A_RELAY_BURST]);
+		maq_rate_set(&md->relay_rate, rate, burst);
+	}
 out_unlock:
 	mutex_unlock(&md->lock);
 	maq_device_put(md, &tracker);

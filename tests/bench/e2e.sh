@@ -23,7 +23,7 @@
 #  link L: 10.0.L.1/24 (west) -- 10.0.L.2/24 (east), as tests/kmod/netns.sh
 #
 # Figures (PREFIX defaults to e2e; PATH is plain, wg, maquis or maquis_bpf):
-# PREFIX_PATH_tcp (Gb/s, receiver), PREFIX_PATH_rtt (ms, ping average, idle
+# PREFIX_PATH_tcp (Gb/s, receiver), PREFIX_PATH_rtt (ms, ping median, idle
 # path), PREFIX_PATH_added_rtt (ms over plain), PREFIX_PATH_cpu (CPU
 # seconds per GB received: the processes in the namespaces, iperf3 and
 # kernel threads, see lib.sh cpu_snap), PREFIX_PATH_ratio (tcp over plain);
@@ -210,9 +210,9 @@ measure() {
 	local path=$1 dst=$2 src=${3:-} out rc=1 try pids b0 b1 bytes bps secs
 	local base=$OUT/$PREFIX-$path.iperf
 
-	out=$(n origin ping -q -c "$PINGS" -i 0.2 -W 2 ${src:+-I "$src"} "$dst" 2>&1)
+	out=$(n origin ping -c "$PINGS" -i 0.2 -W 2 ${src:+-I "$src"} "$dst" 2>&1)
 	echo "$out" >"$OUT/$PREFIX-$path.ping"
-	RTT[$path]=$(ping_avg <<<"$out")
+	RTT[$path]=$(ping_median <<<"$out")
 	if [[ -z ${RTT[$path]} ]]; then
 		log "$path: ping failed: $(tail -2 <<<"$out" | tr '\n' ' ')"
 		return 1
@@ -240,7 +240,7 @@ measure() {
 		fig "${PREFIX}_${path}_added_rtt" "$(calc "${RTT[$path]} - ${RTT[plain]}")" ms
 		fig "${PREFIX}_${path}_ratio" "$(calc "${TCP[$path]} / ${TCP[plain]}")" x
 	fi
-	log "$path: $(calc "$bps / 1e9") Gb/s over $secs s, ping avg ${RTT[$path]} ms"
+	log "$path: $(calc "$bps / 1e9") Gb/s over $secs s, ping median ${RTT[$path]} ms"
 	BYTES[$path]=$bytes
 	((UDP)) || return 0
 	if [[ -z $INNER_MTU ]]; then

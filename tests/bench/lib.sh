@@ -80,8 +80,16 @@ wait_until() {
 	return 1
 }
 
-# Average RTT in ms from `ping -q` output on stdin.
-ping_avg() { sed -nE 's|^rtt [^=]*= [0-9.]+/([0-9.]+)/.*|\1|p'; }
+# Median RTT in ms of the replies in `ping` output on stdin (nothing if
+# none came back).  The median, not ping's average: on a shared machine one
+# reply held up for 200 ms moves the average of 20 by 10 ms.
+ping_median() {
+	python3 -c '
+import re, statistics, sys
+t = [float(m.group(1)) for m in re.finditer(r"time=([0-9.]+) ms", sys.stdin.read())]
+if t:
+    print("%.3f" % statistics.median(t))'
+}
 
 # Free TCP ports on loopback, N of them.
 free_ports() {

@@ -159,7 +159,7 @@ t_stats() {
 	m --json stats > "$tmp/st.json"
 	python3 -m json.tool "$tmp/st.json" >/dev/null
 	names='["unknown-cid", "bad-tag", "replay", "malformed", "no-route",
-		"key-limit", "cells-in", "bytes-in", "cells-out", "bytes-out",
+		"key-limit", "rate", "cells-in", "bytes-in", "cells-out", "bytes-out",
 		"pass", "pass-ctl", "error"]'
 	json "$tmp/st.json" 'j["devices"] == '"$DEVS"'
 		and sorted(j["xdp"]) == ["xa", "xc.1"]
@@ -180,7 +180,7 @@ for i in range(5):
 		and j["xdp"]["xa"]["pass"] > 0 and j["xdp"]["xa"]["error"] == 0'
 	m stats > "$tmp/st.tsv" 2>/dev/null
 	grep -q $'^xdp\txa\tmalformed\t5$' "$tmp/st.tsv"
-	[[ $(grep -c $'^xdp\txc.1\t' "$tmp/st.tsv") -eq 13 ]]
+	[[ $(grep -c $'^xdp\txc.1\t' "$tmp/st.tsv") -eq 14 ]]
 }
 
 t_other_prog() {

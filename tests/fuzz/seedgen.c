@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <sodium.h>
 
+#include "alias_rec.h"
 #include "descriptor.h"
 #include "fuzz.h"
 
@@ -407,6 +408,61 @@ static void cell(void)
 	put("cell", "short", c, 64);
 }
 
+/* --- aliases (fuzz_alias) ---------------------------------------------- */
+
+static void alias(void)
+{
+	struct maq_identity id;
+	struct maq_alias_rec r, o;
+	struct maq_amsg m;
+	u8 rec[MAQ_ALIAS_REC_LEN], msg[MAQ_AMSG_LEN];
+	char name[32], s[MAQ_ALIAS_STR_LEN + 1];
+	unsigned int i, k;
+
+	fuzz_identity(0, &id);
+	memset(&r, 0, sizeof(r));
+	r.day = maq_alias_day(FUZZ_NOW);
+	r.published = FUZZ_NOW - 60;
+	r.expires = FUZZ_NOW + 3600;
+	memset(r.service_x, 0x5a, sizeof(r.service_x));
+	for (k = 1; k <= MAQ_ALIAS_MAX_INTRO; k++) {
+		r.n_intro = k;
+		for (i = 0; i < k; i++) {
+			memset(r.intro[i].relay, 0x10 + i, MAQ_ID_PK_LEN);
+			memset(r.intro[i].token, 0xc0 + i,
+			       MAQ_ALIAS_TOKEN_LEN);
+		}
+		FUZZ_ASSERT(!maq_alias_rec_seal(rec, &r, &id), "seal");
+		FUZZ_ASSERT(maq_alias_rec_open(rec, sizeof(rec), FUZZ_NOW,
+					       id.pk, &o) == MAQ_AREC_OK,
+			    "seed record %u does not open", k);
+		snprintf(name, sizeof(name), "record-%u-intro", k);
+		put("alias", name, rec, sizeof(rec));
+	}
+	/* another key's: the relay accepts it, alias 0 does not open it */
+	fuzz_identity(1, &id);
+	FUZZ_ASSERT(!maq_alias_rec_seal(rec, &r, &id), "seal");
+	put("alias", "record-other-key", rec, sizeof(rec));
+	rec[100] ^= 1;
+	put("alias", "record-tampered", rec, sizeof(rec));
+	put("alias", "record-truncated", rec, sizeof(rec) - 1);
+	for (i = MAQ_AMSG_ESTABLISH_INTRO; i <= MAQ_AMSG_RENDEZVOUS2; i++) {
+		memset(&m, 0, sizeof(m));
+		m.type = (u8)i;
+		m.nonce = 0x0102030405060708ULL * i;
+		memset(m.token, 0x33, sizeof(m.token));
+		memset(m.cookie, 0x44, sizeof(m.cookie));
+		memset(m.sealed, 0x55, sizeof(m.sealed));
+		memset(m.auth, 0x66, sizeof(m.auth));
+		maq_amsg_put(msg, &m);
+		snprintf(name, sizeof(name), "message-%u", i);
+		put("alias", name, msg, sizeof(msg));
+	}
+	fuzz_identity(0, &id);
+	maq_alias_encode(s, id.pk);
+	put_text("alias", "alias-string", s);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -426,5 +482,6 @@ int main(int argc, char **argv)
 	ipc();
 	ctl();
 	cell();
+	alias();
 	return 0;
 }

@@ -14,7 +14,8 @@
  *    the intro tokens in clear;
  *  - the introduction messages round trip, refuse padding and unknown
  *    types, INTRODUCE opens only with the service's key, and both ends of
- *    a rendezvous derive mirrored end-to-end keys and the same auth.
+ *    a rendezvous derive mirrored end-to-end keys and the same auth, which
+ *    differ for another record key or alias.
  */
 #include <string.h>
 #include <sodium.h>
@@ -237,7 +238,6 @@ TEST(messages)
 		randombytes_buf(m.token, sizeof(m.token));
 		randombytes_buf(m.cookie, sizeof(m.cookie));
 		randombytes_buf(m.sealed, sizeof(m.sealed));
-		randombytes_buf(m.x, sizeof(m.x));
 		randombytes_buf(m.auth, sizeof(m.auth));
 		maq_amsg_put(buf, &m);
 		ASSERT_TRUE(maq_amsg_is(buf, sizeof(buf)));
@@ -295,22 +295,26 @@ TEST(introduce_and_keys)
 	ASSERT_EQ(0, maq_intro_seal(sealed, &p, svc.pk));
 	ASSERT_EQ(-EINVAL, maq_intro_open(&q, sealed, &svc));
 
-	ASSERT_EQ(0, maq_alias_e2e(ec, ac, true, eph_c.sk, eph_c.sk, eph_c.pk,
-				   eph_s.pk, svc.pk, id.pk));
-	ASSERT_EQ(0, maq_alias_e2e(es, as, false, eph_s.sk, svc.sk, eph_c.pk,
-				   eph_s.pk, svc.pk, id.pk));
+	ASSERT_EQ(0, maq_alias_e2e(ec, ac, true, eph_c.sk, svc.pk, eph_c.pk,
+				   svc.pk, id.pk));
+	ASSERT_EQ(0, maq_alias_e2e(es, as, false, svc.sk, eph_c.pk, eph_c.pk,
+				   svc.pk, id.pk));
 	ASSERT_EQ(0, memcmp(ac, as, 32));
 	ASSERT_EQ(0, memcmp(ec, es + 32, 32));	/* client send = svc recv */
 	ASSERT_EQ(0, memcmp(ec + 32, es, 32));
 	ASSERT_NE(0, memcmp(ec, ec + 32, 32));
 	/* a service without the record key derives something else */
-	ASSERT_EQ(0, maq_alias_e2e(es, as, false, eph_s.sk, wrong.sk,
-				   eph_c.pk, eph_s.pk, svc.pk, id.pk));
+	ASSERT_EQ(0, maq_alias_e2e(es, as, false, wrong.sk, eph_c.pk,
+				   eph_c.pk, svc.pk, id.pk));
+	ASSERT_NE(0, memcmp(ac, as, 32));
+	/* another alias, another key */
+	ASSERT_EQ(0, maq_alias_e2e(es, as, false, svc.sk, eph_c.pk, eph_c.pk,
+				   svc.pk, eph_s.pk));
 	ASSERT_NE(0, memcmp(ac, as, 32));
 	/* a small-order key is refused */
 	memset(wrong.pk, 0, 32);
-	ASSERT_EQ(-EINVAL, maq_alias_e2e(ec, ac, true, eph_c.sk, eph_c.sk,
-					 eph_c.pk, wrong.pk, svc.pk, id.pk));
+	ASSERT_EQ(-EINVAL, maq_alias_e2e(ec, ac, true, eph_c.sk, wrong.pk,
+					 eph_c.pk, wrong.pk, id.pk));
 }
 
 TEST_HARNESS_MAIN

@@ -63,7 +63,7 @@ TEST(request_round_trips)
 	struct maq_ipc_req r;
 	int cmd, i;
 
-	for (cmd = MAQ_IPC_SHOW; cmd <= MAQ_IPC_STATS; cmd++) {
+	for (cmd = MAQ_IPC_SHOW; cmd <= MAQ_IPC_ALIAS_LIST; cmd++) {
 		char want[32];
 
 		if (cmd == MAQ_IPC_BUILD || cmd == MAQ_IPC_DESTROY)
@@ -76,7 +76,13 @@ TEST(request_round_trips)
 	EXPECT_STREQ("show", maq_ipc_cmd_name(MAQ_IPC_SHOW));
 	EXPECT_STREQ("stats", maq_ipc_cmd_name(MAQ_IPC_STATS));
 	EXPECT_EQ(NULL, maq_ipc_cmd_name(0));
-	EXPECT_EQ(NULL, maq_ipc_cmd_name(MAQ_IPC_STATS + 1));
+	EXPECT_STREQ("alias-list", maq_ipc_cmd_name(MAQ_IPC_ALIAS_LIST));
+	EXPECT_EQ(NULL, maq_ipc_cmd_name(MAQ_IPC_ALIAS_LIST + 1));
+
+	memset(&r, 0, sizeof(r));
+	r.cmd = MAQ_IPC_ALIAS_PUBLISH;
+	strcpy(r.name, "shop");
+	round_trip(_metadata, &r, "alias-publish\nname=shop\n\n");
 
 	memset(&r, 0, sizeof(r));
 	r.cmd = MAQ_IPC_BUILD;

@@ -777,4 +777,126 @@ TEST_F(dp, terminus_end_to_end_control)
 			     MAQUIS_A_STATS_CTL_UP));
 }
 
+/* --- relay rate limit ------------------------------------------------- */
+
+/* How many relayed cells with @cid come out on @fd (at most @max). */
+static int count_cells(int fd, uint32_t cid, int max)
+{
+	uint8_t got[MAQ_CELL_SIZE];
+	int n = 0;
+
+	while (n <= max && recv_cell(fd, cid, got))
+		n++;
+	return n;
+}
+
+static void send_back(FIXTURE_DATA(dp) *self, uint64_t s, int n)
+{
+	uint8_t cell[MAQ_CELL_SIZE];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		maq_cell_put_hdr(cell, self->relay.back_cid_in, s + (uint64_t)i);
+		randombytes_buf(cell + MAQ_HDR_LEN, MAQ_BODY_LEN + MAQ_TAG_LEN);
+		send_to(&self->dev4, cell, sizeof(cell));
+	}
+}
+
+/*
+ * At 1 byte/s a cell costs 1436 s, so nothing refills during the test:
+ * exactly burst / cell-size relayed cells pass, in either direction, and
+ * the rest are counted as rate drops on the circuit and the device.  What
+ * is not relayed (this hop's control, link control, terminus and origin
+ * traffic) passes an empty bucket.
+ */
+TEST_F(dp, relay_rate_limit)
+{
+	const struct maq_hop *h = &self->relay.hops[0];
+	const struct maq_hop *th = &self->term.hops[0];
+	uint8_t pt[MAQ_BODY_LEN], cell[MAQ_CELL_SIZE], msg[64];
+	uint64_t s = rand64() % BASE_LIMIT;
+	const int burst = 10, sent = 15;
+	struct maq_event ev;
+	struct maq_dev d;
+	int i, drops;
+
+	ASSERT_EQ(0, maq_nl_dev_set_rate(self->nl, self->ifindex, 1,
+					 burst * MAQ_CELL_SIZE))
+		TH_LOG("%s", maq_nl_errmsg(self->nl));
+	for (i = 0; i < sent; i++) {
+		randombytes_buf(pt, sizeof(pt));
+		seal_cell(cell, self->relay.fwd_cid_in, s + (uint64_t)i,
+			  h->fwd_key, pt);
+		send_to(&self->dev4, cell, sizeof(cell));
+	}
+	EXPECT_EQ(burst, count_cells(self->sink4, self->relay.fwd_cid_out,
+				     sent));
+	drops = sent - burst;
+	EXPECT_EQ(drops, stat_of(self->nl, self->ifindex, RELAY_ID,
+				 MAQUIS_A_STATS_DROP_RATE));
+	EXPECT_EQ(drops, stat_of(self->nl, self->ifindex, 0,
+				 MAQUIS_A_STATS_DROP_RATE));
+	EXPECT_EQ(burst, stat_of(self->nl, self->ifindex, RELAY_ID,
+				 MAQUIS_A_STATS_CELLS_OUT));
+
+	/* the bucket is shared by both directions: empty for these too */
+	send_back(self, s, 3);
+	EXPECT_EQ(0, count_cells(self->sink6, self->relay.back_cid_out, 3));
+	drops += 3;
+	EXPECT_EQ(drops, stat_of(self->nl, self->ifindex, 0,
+				 MAQUIS_A_STATS_DROP_RATE));
+
+	/* control for this hop still reaches its daemon */
+	memset(pt, 0, sizeof(pt));
+	randombytes_buf(pt + MAQ_PAYLOAD_OFF, MAQUIS_CTL_LEN);
+	seal_cell(cell, self->relay.fwd_cid_in, s + 100, h->fwd_ctl_key, pt);
+	send_to(&self->dev4, cell, sizeof(cell));
+	ASSERT_TRUE(next_event(self->ev, MAQUIS_CMD_CELL_NTF, RELAY_ID, &ev))
+		TH_LOG("hop control cell lost to the rate limit");
+	/* link control (a CREATE, say) too */
+	randombytes_buf(cell, sizeof(cell));
+	memset(cell, 0, 4);
+	send_to(&self->dev4, cell, sizeof(cell));
+	ASSERT_TRUE(next_event(self->ev, MAQUIS_CMD_CELL_NTF, 0, &ev))
+		TH_LOG("link control cell lost to the rate limit");
+	EXPECT_EQ(0, memcmp(cell, ev.cell, sizeof(cell)));
+	/* the terminus's own traffic */
+	randombytes_buf(msg, sizeof(msg));
+	inner_plaintext(pt, MAQ_INNER_CTL, msg, sizeof(msg), sizeof(msg));
+	seal_cell(cell, self->term.fwd_cid_in, s, th->fwd_key, pt);
+	send_to(&self->dev4, cell, sizeof(cell));
+	ASSERT_TRUE(next_event(self->ev, MAQUIS_CMD_CELL_NTF, TERM_ID, &ev))
+		TH_LOG("terminus traffic lost to the rate limit");
+	/* the origin's */
+	send_inner_udp("172.30.1.5", msg, sizeof(msg));
+	EXPECT_EQ(1, count_cells(self->sink4, self->orig.fwd_cid_out, 1))
+		TH_LOG("origin traffic lost to the rate limit");
+	EXPECT_EQ(drops, stat_of(self->nl, self->ifindex, 0,
+				 MAQUIS_A_STATS_DROP_RATE));
+
+	/* setting the burst alone refills the bucket, rate kept */
+	ASSERT_EQ(0, maq_nl_dev_set_rate(self->nl, self->ifindex,
+					 MAQ_NL_RATE_KEEP, 2 * MAQ_CELL_SIZE));
+	ASSERT_EQ(0, maq_nl_dev_get(self->nl, self->ifindex, &d));
+	EXPECT_EQ(1, d.relay_rate);
+	send_back(self, s + 10, 3);
+	EXPECT_EQ(2, count_cells(self->sink6, self->relay.back_cid_out, 3));
+	drops += 1;
+	EXPECT_EQ(drops, stat_of(self->nl, self->ifindex, RELAY_ID,
+				 MAQUIS_A_STATS_DROP_RATE));
+
+	/* rate 0: unlimited again */
+	ASSERT_EQ(0, maq_nl_dev_set_rate(self->nl, self->ifindex, 0, 0));
+	for (i = 0; i < sent; i++) {
+		randombytes_buf(pt, sizeof(pt));
+		seal_cell(cell, self->relay.fwd_cid_in, s + 200 + (uint64_t)i,
+			  h->fwd_key, pt);
+		send_to(&self->dev4, cell, sizeof(cell));
+	}
+	EXPECT_EQ(sent, count_cells(self->sink4, self->relay.fwd_cid_out,
+				    sent));
+	EXPECT_EQ(drops, stat_of(self->nl, self->ifindex, 0,
+				 MAQUIS_A_STATS_DROP_RATE));
+}
+
 TEST_HARNESS_MAIN

@@ -821,6 +821,12 @@ static const struct bcase cases[] = {
 	{ "dev_set", "local v6 15 bytes", OP_DEV_SET, 0, { .nest = MAQUIS_A_LOCAL, .nest_idx = -1, .in_omit = A(MAQUIS_A_ADDR_IPV4), .in_add = { MAQUIS_A_ADDR_IPV6, BYTES(15) } }, E(ERANGE) },
 	{ "dev_set", "local v4 u16", OP_DEV_SET, 0, { .nest = MAQUIS_A_LOCAL, .nest_idx = -1, .in_rep = { MAQUIS_A_ADDR_IPV4, U16V(1) } }, E(EINVAL) },
 	{ "dev_set", "unknown attribute", OP_DEV_SET, 0, { .add = { MAQUIS_A_STATS | F, NULL, 0 } }, E(EINVAL) },
+	{ "dev_set", "relay-rate above the maximum", OP_DEV_SET, 0, { .add = { MAQUIS_A_RELAY_RATE, U64V(MAQUIS_MAX_RELAY_RATE + 1) } }, E(ERANGE) },
+	{ "dev_set", "relay-rate u32", OP_DEV_SET, 0, { .add = { MAQUIS_A_RELAY_RATE, U32V(1000) } }, E(EINVAL) },
+	{ "dev_set", "relay-burst below a cell", OP_DEV_SET, 0, { .add = { MAQUIS_A_RELAY_BURST, U32V(MAQUIS_CELL_SIZE - 1) } }, E(ERANGE) },
+	{ "dev_set", "relay-burst 0", OP_DEV_SET, 0, { .add = { MAQUIS_A_RELAY_BURST, U32V(0) } }, E(ERANGE) },
+	{ "dev_set", "relay-burst above the maximum", OP_DEV_SET, 0, { .add = { MAQUIS_A_RELAY_BURST, U32V(MAQUIS_MAX_RELAY_BURST + 1) } }, E(ERANGE) },
+	{ "dev_set", "relay-burst u64", OP_DEV_SET, 0, { .add = { MAQUIS_A_RELAY_BURST, U64V(20000) } }, E(EINVAL) },
 
 	/* circuit-new: attribute level */
 	{ "new_attrs", "no ifindex", OP_NEW, O, { .omit = A(MAQUIS_A_IFINDEX) }, E(EINVAL) },
@@ -951,7 +957,6 @@ static const struct bcase cases[] = {
 	{ "new_terminus", "hop without back-ctl-key", OP_NEW, T, { .fix = fx_no_back_ctl_key }, E(EINVAL) },
 	{ "new_terminus", "hop without back-seq", OP_NEW, T, { .fix = fx_no_back_seq }, E(EINVAL) },
 	{ "new_terminus", "back base with bit 63", OP_NEW, T, { .fix = fx_term_base_bit63 }, E(EINVAL, ERANGE) },
-	{ "new_terminus", "no route", OP_NEW, T, { .fix = fx_no_routes }, E(EINVAL) },
 	{ "new_terminus", "id taken", OP_NEW, T, { .fix = fx_id_taken }, E(EEXIST) },
 	{ "new_terminus", "fwd-cid-in taken", OP_NEW, T, { .fix = fx_term_fwd_in_taken }, DUP },
 	{ "new_terminus", "e2e-key", OP_NEW, T, { .add = { MAQUIS_A_E2E_KEY, E2E_OK } }, E(EINVAL) },
@@ -1138,15 +1143,14 @@ TEST_F(nl, bad_key_set) { run_group(_metadata, self, "key_set"); }
 TEST_F(nl, bad_cell_send) { run_group(_metadata, self, "cell_send"); }
 TEST_F(nl, bad_ctl_send) { run_group(_metadata, self, "ctl_send"); }
 
-/* Termini to join on maq0, prev the ::1 sink; cids from @cid0 + 1. */
+/* Termini to join, prev the ::1 sink, cids from @cid0 + 1, no route. */
 static void join_term(struct __test_metadata *_metadata,
 		      FIXTURE_DATA(nl) *self, struct maq_circuit *c,
 		      uint32_t ifindex, uint32_t id, uint32_t cid0)
 {
-	char route[32];
-
-	snprintf(route, sizeof(route), "fd30:%x::/64", id);
-	mk_term(c, ifindex, id, cid0, &self->a6, route);
+	mk_term(c, ifindex, id, cid0, &self->a6, "fd30:99::/64");
+	/* a rendezvous holds no inner address of either end */
+	c->n_routes = 0;
 	install(_metadata, self->nl, c);
 }
 
@@ -1245,6 +1249,56 @@ TEST_F(nl, dev_set)
 	EXPECT_EQ(0, maq_nl_circuit_new(self->nl, &c));
 	ASSERT_EQ(0, maq_nl_dev_get(self->nl, self->ifindex, &d));
 	EXPECT_EQ(4, d.n_circuits);
+}
+
+/* The relay rate limit: dev-get reports what dev-set gave, part by part. */
+TEST_F(nl, dev_set_relay_rate)
+{
+	struct maq_dev d;
+
+	ASSERT_EQ(0, maq_nl_dev_get(self->nl, self->ifindex, &d));
+	ASSERT_TRUE(MAQ_HAS(&d, MAQUIS_A_RELAY_RATE));
+	ASSERT_TRUE(MAQ_HAS(&d, MAQUIS_A_RELAY_BURST));
+	EXPECT_EQ(0, d.relay_rate) TH_LOG("a new device relays unlimited");
+	EXPECT_EQ(64 * MAQUIS_CELL_SIZE, d.relay_burst);
+
+	ASSERT_EQ(0, maq_nl_dev_set_rate(self->nl, self->ifindex, 1250000,
+					 20000))
+		TH_LOG("%s", maq_nl_errmsg(self->nl));
+	ASSERT_EQ(0, maq_nl_dev_get(self->nl, self->ifindex, &d));
+	EXPECT_EQ(1250000, d.relay_rate);
+	EXPECT_EQ(20000, d.relay_burst);
+
+	/* one part alone leaves the other */
+	ASSERT_EQ(0, maq_nl_dev_set_rate(self->nl, self->ifindex,
+					 MAQ_NL_RATE_KEEP, MAQUIS_CELL_SIZE));
+	ASSERT_EQ(0, maq_nl_dev_get(self->nl, self->ifindex, &d));
+	EXPECT_EQ(1250000, d.relay_rate);
+	EXPECT_EQ(MAQUIS_CELL_SIZE, d.relay_burst);
+	ASSERT_EQ(0, maq_nl_dev_set_rate(self->nl, self->ifindex,
+					 MAQUIS_MAX_RELAY_RATE, 0));
+	ASSERT_EQ(0, maq_nl_dev_get(self->nl, self->ifindex, &d));
+	EXPECT_EQ(MAQUIS_MAX_RELAY_RATE, d.relay_rate);
+	EXPECT_EQ(MAQUIS_CELL_SIZE, d.relay_burst);
+
+	/* other settings leave it alone, and it leaves them */
+	ASSERT_EQ(0, maq_nl_dev_set(self->nl, self->ifindex, 0, NULL, 77));
+	ASSERT_EQ(0, maq_nl_dev_get(self->nl, self->ifindex, &d));
+	EXPECT_EQ(MAQUIS_MAX_RELAY_RATE, d.relay_rate);
+	EXPECT_EQ(77, d.max_circuits);
+
+	/* a refused value changes nothing, and says which */
+	EXPECT_EQ(-ERANGE, maq_nl_dev_set_rate(self->nl, self->ifindex, 5,
+					       MAQUIS_CELL_SIZE - 1));
+	EXPECT_NE(0, strlen(maq_nl_errmsg(self->nl)));
+	EXPECT_LE(0, maq_nl_err_offset(self->nl));
+	ASSERT_EQ(0, maq_nl_dev_get(self->nl, self->ifindex, &d));
+	EXPECT_EQ(MAQUIS_MAX_RELAY_RATE, d.relay_rate);
+	EXPECT_EQ(MAQUIS_CELL_SIZE, d.relay_burst);
+
+	ASSERT_EQ(0, maq_nl_dev_set_rate(self->nl, self->ifindex, 0, 0));
+	ASSERT_EQ(0, maq_nl_dev_get(self->nl, self->ifindex, &d));
+	EXPECT_EQ(0, d.relay_rate);
 }
 
 static void expect_same_circuit(struct __test_metadata *_metadata,

@@ -6,12 +6,13 @@
  * rendezvous relay that replays what it spliced.
  *
  *   rdvtool install --state FILE [--e2e both|a|b|none] [--no-join]
- *           --a-id ID --a-route PFX --a-back PFX --a NODE --a NODE...
- *           --b-id ID --b-route PFX --b-back PFX --b NODE --b NODE...
+ *           --a-id ID --a-route PFX [--a-back PFX] --a NODE --a NODE...
+ *           --b-id ID --b-route PFX [--b-back PFX] --b NODE --b NODE...
  *       NODE is NS,DEV,OUT_ADDR for the origin (first), NS,DEV,IN,OUT for
  *       a relay, NS,DEV,IN_ADDR for the rendezvous (last, the same for a
  *       and b).  --x-route: what origin x routes into its circuit;
- *       --x-back: the rendezvous' route into it (a terminus needs one).
+ *       --x-back: a route into it at the rendezvous (none by default:
+ *       a rendezvous holds no inner address).
  *       a's send key is b's receive key and the other way round.  FILE
  *       keeps what the replay below needs (test keys, nothing else).
  *   rdvtool join NS DEV ID JOIN     circuit-join (JOIN 0: undo)
@@ -184,7 +185,7 @@ static void side_install(struct side *s, const uint8_t send[32],
 			addr_of(&s->node[k - 1], s->node[k - 1].out, &c.prev);
 		if (k < hops)
 			addr_of(&s->node[k + 1], s->node[k + 1].in, &c.next);
-		if (k == hops) {
+		if (k == hops && s->back.family) {
 			c.routes[c.n_routes++] = s->back;
 		} else if (!k) {
 			c.routes[c.n_routes++] = s->route;
@@ -251,8 +252,7 @@ static int cmd_install(int argc, char **argv)
 		}
 	}
 	if (err || !state || !a.id || !b.id || a.n < 2 || b.n < 2 ||
-	    !a.route.family || !b.route.family || !a.back.family ||
-	    !b.back.family)
+	    !a.route.family || !b.route.family)
 		fail("install: see the usage at the top of rdvtool.c");
 	ra = &a.node[a.n - 1];
 	rb = &b.node[b.n - 1];

@@ -23,6 +23,7 @@
 #  link L: 10.9.L.1/24 (west) -- 10.9.L.2/24 (east)
 #  circuit 1: a -> x -> r, circuit 2: b -> r, e2e keys at a and b
 #  circuit 3: a -> x -> r with e2e keys, circuit 4: b -> r without
+#  no route into any of them at r: it holds no inner address
 #
 # tests/kmod/rdvtool installs and joins the circuits (keys generated, no
 # daemon) and plays the replaying rendezvous; tests/kmod/maqtool reads
@@ -133,10 +134,10 @@ t_topology() {
 # install A_ID B_ID E2E NET: circuits a -> x -> r and b -> r, joined at r
 install() {
 	"$rdvtool" install --state "$tmp/state.$1" --e2e "$3" \
-		--a-id "$1" --a-route "10.77.$4.2/32" --a-back "10.77.$4.1/32" \
+		--a-id "$1" --a-route "10.77.$4.2/32" \
 		--a "${NSP}a,maq0,10.9.1.1" --a "${NSP}x,maq0,10.9.1.2,10.9.2.1" \
 		--a "${NSP}r,maq0,10.9.2.2" \
-		--b-id "$2" --b-route "10.77.$4.1/32" --b-back "10.77.$4.2/32" \
+		--b-id "$2" --b-route "10.77.$4.1/32" \
 		--b "${NSP}b,maq0,10.9.3.2" --b "${NSP}r,maq0,10.9.3.1" \
 		>"$tmp/install.$1"
 	while read -r l; do log "$l"; done <"$tmp/install.$1"

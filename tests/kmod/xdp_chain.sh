@@ -257,6 +257,25 @@ detach_all() {
 # since T0: seconds from $EPOCHREALTIME T0 to now
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
+# fwd_mark: the forward cells the origin has sent and the terminus taken.
+fwd_mark() {
+	local o t
+
+	o=$(mt origin stats maq0 "$ID" | sed -n 's/^cells-out=//p')
+	t=$(mt term stats maq0 "$ID" | sed -n 's/^cells-in=//p')
+	echo "$o $t"
+}
+
+# fwd_log WHAT MARK0 MARK1: forward cells sent and not taken in between
+# (the cells in flight at either end blur it by a few).
+fwd_log() {
+	local o0 t0 o1 t1
+
+	read -r o0 t0 <<<"$2"
+	read -r o1 t1 <<<"$3"
+	log "$1: origin sent $((o1 - o0)) forward cells, terminus took $((t1 - t0)), $((o1 - o0 - t1 + t0)) missing"
+}
+
 # What the veths and the XDP programs counted, when cells went missing.
 xdp_diag() {
 	local h d
@@ -282,7 +301,7 @@ xdp_diag() {
 # in flight across each switch are what may be lost.
 t_detach_under_load() {
 	local -A U
-	local h key out spid cpid rc=0 d line lost total retr t0
+	local h key out spid cpid rc=0 d line lost total retr t0 m0 m1 m2 m3 m4
 
 	n term timeout 60 iperf3 -s -1 -B 172.31.0.2 -p 5203 >"$tmp/iperf-s" 2>&1 &
 	spid=$!
@@ -291,9 +310,11 @@ t_detach_under_load() {
 		--connect-timeout 5000 "$@" >"$tmp/iperf-c" 2>&1 &
 	cpid=$!
 	sleep 2
+	m0=$(fwd_mark)
 	t0=$EPOCHREALTIME
 	detach_all
 	log "XDP detached from the 6 relay veths in $(since "$t0") s"
+	m1=$(fwd_mark)
 	for h in "${RELAYS[@]}"; do U[$h]=$(udp_in "$h"); done
 	sleep 2
 	for h in "${RELAYS[@]}"; do
@@ -301,9 +322,11 @@ t_detach_under_load() {
 		log "$h, XDP off: its UDP sockets took $d datagrams in 2 s"
 		((d >= 10))
 	done
+	m2=$(fwd_mark)
 	t0=$EPOCHREALTIME
 	attach_all
 	log "XDP attached again in $(since "$t0") s"
+	m3=$(fwd_mark)
 	sleep 0.5
 	snap
 	for key in "${!S[@]}"; do U[$key]=${S[$key]}; done
@@ -315,6 +338,11 @@ t_detach_under_load() {
 		((d > 0)) || { xdp_diag; false; }
 		[[ ${S[$h.udp]} == "${U[$h.udp]}" ]]
 	done
+	m4=$(fwd_mark)
+	fwd_log "detaching" "$m0" "$m1"
+	fwd_log "detached" "$m1" "$m2"
+	fwd_log "attaching" "$m2" "$m3"
+	fwd_log "attached" "$m3" "$m4"
 	# still running: both switches happened under traffic
 	kill -0 "$cpid"
 	wait "$cpid" || rc=$?

@@ -1,0 +1,205 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# mesh.sh part "alias" (PROTOCOL 9): c makes an alias and publishes it
+# through introduction relays; a reaches it with `circuit build --to ALIAS`
+# through a rendezvous relay (RP) of its choosing, then ping and iperf3 go
+# to the alias address through maq0.  Then, from the relays' own state:
+#
+#   - the RP and the intro relays hold neither a's nor c's underlay address
+#     in any circuit (prev/next), and a capture of every circuit cell on the
+#     RP and on the intro relays shows neither (gossip, cid 0 type 3, is
+#     left out: endpoints gossip with relays whatever they do);
+#   - no relay holds a circuit that touches both a and c;
+#   - the RP joined two circuits and its maq0 delivered nothing, nor did any
+#     other relay's;
+#   - every relay's store holds the record, and no record holds the alias
+#     key, the alias address or c's addresses in clear.
+#
+# shellcheck shell=bash
+
+mesh_test "alias: refused for a malformed alias and one with no record" t_alias_errors
+mesh_test "alias: c's alias published, its record in every relay's store" t_alias_publish
+mesh_test "alias: a reaches c's alias through a rendezvous: ping and iperf3" t_alias_reach
+mesh_test "alias: the RP and intro relays see neither a nor c (state, captures); stores blind" t_alias_blind
+
+al_state=${TB:-/tmp}/alias
+
+# Hex bytes " xx xx ..." of stdin, one line, for byte-aligned searching.
+al_hex() { od -An -v -tx1 | tr -d '\n' | tr -s ' '; }
+
+# An IPv4 address as " xx xx xx xx".
+al_hex4() {
+	local IFS=. b out=""
+
+	for b in $1; do out+=$(printf ' %02x' "$b"); done
+	echo "$out"
+}
+
+# An IPv6 address as " xx xx ..." (16 bytes).
+al_hex6() {
+	local a=$1 head tail g out="" i n
+	local -a h=() t=()
+
+	head=${a%%::*}
+	tail=
+	[[ $a == *::* ]] && tail=${a##*::}
+	IFS=: read -r -a h <<<"$head"
+	[[ -n $tail ]] && IFS=: read -r -a t <<<"$tail"
+	n=0
+	[[ $a == *::* ]] && n=$((8 - ${#h[@]} - ${#t[@]}))
+	for g in "${h[@]}"; do out+=$(printf ' %02x %02x' $((16#$g >> 8)) $((16#$g & 255))); done
+	for ((i = 0; i < n; i++)); do out+=' 00 00'; done
+	for g in "${t[@]}"; do out+=$(printf ' %02x %02x' $((16#$g >> 8)) $((16#$g & 255))); done
+	echo "$out"
+}
+
+# What HOST's daemon said about aliases and circuits, on a failure.
+al_diag() {
+	grep -E "alias|intro|rendezvous|circuit|CREATE" "$TB/$1.log" | tail -${2:-25} | sed "s/^/# $1: /"
+}
+
+# The relay host whose identity (id16, as `maquis relays` prints) is $1.
+al_host() {
+	local h
+
+	for h in "${TB_RELAYS[@]}"; do
+		[[ $(tb_id "$h") == "$1" ]] && { echo "$h"; return 0; }
+	done
+	return 1
+}
+
+t_alias_errors() {
+	local out
+
+	if out=$(mq a circuit build --to bbbb 2>&1); then
+		log "a non-alias was taken: $out"; return 1
+	fi
+	log "bbbb: $out"
+	grep -q "relay\|address" <<<"$out"
+	# 52 'a' is the zero key: not an alias
+	out=$(mq a circuit build --to "$(printf 'a%.0s' {1..52})" 2>&1) && return 1
+	grep -q "not a valid alias" <<<"$out"
+}
+
+t_alias_publish() {
+	local line alias addr h n out
+
+	mkdir -p "$al_state"
+	line=$(mq c alias new svc)
+	read -r alias _ addr <<<"$line"
+	[[ ${#alias} == 52 && $addr == fd* ]] || { log "alias new said: $line"; return 1; }
+	# the key is in key-dir, private, and nowhere in what was printed
+	[[ $(stat -c %a "$TB/c/keys/alias-svc.key") == 600 ]]
+	! grep -qF "$(cat "$TB/c/keys/alias-svc.key")" <<<"$line"
+	echo "$alias" >"$al_state/alias"
+	echo "$addr" >"$al_state/addr"
+	# not published yet: the record is what is missing
+	out=$(mq a circuit build --to "$alias" 2>&1) && return 1
+	log "before publish: $out"
+	grep -q "no record" <<<"$out"
+	mq c alias publish svc
+	# every intro point up, the record out
+	wait_for 60 bash -c "[[ \$(ip netns exec tb-c '$maquis' --socket '$TB/c.sock' alias list | cut -f6) == 3 ]]" ||
+		{ mq c alias list; al_diag c 40; return 1; }
+	mq c alias list | cut -f7 | tr , '\n' | cut -d: -f1 >"$al_state/intros"
+	log "alias $alias at $addr, intro points $(tr '\n' ' ' <"$al_state/intros")"
+	for h in "${TB_RELAYS[@]}" a; do
+		wait_for 40 bash -c "[[ \$(ip netns exec tb-$h '$maquis' --socket '$TB/$h.sock' alias list --records | wc -l) -ge 1 ]]" ||
+			{ log "$h holds no record"; return 1; }
+	done
+	n=$(mq r5 alias list --records | wc -l)
+	log "every relay holds the record ($n on r5: today's, and tomorrow's late in the day)"
+}
+
+t_alias_reach() {
+	local alias addr out circ path rp h pids=() before after
+
+	alias=$(cat "$al_state/alias")
+	addr=$(cat "$al_state/addr")
+	for h in "${TB_RELAYS[@]}"; do
+		n "$h" cat /sys/class/net/maq0/statistics/rx_packets >"$al_state/$h.rx0"
+		# every cell but gossip (cid 0, type 3)
+		n "$h" tcpdump -nn -i eth0 -s 64 -U -w "$al_state/$h.pcap" \
+			'udp port 7720 and not (udp[8:4] = 0 and udp[12] = 3)' \
+			>/dev/null 2>&1 &
+		pids+=($!)
+	done
+	echo "${pids[*]}" >"$al_state/tcpdump.pids"
+	sleep 2
+	SECONDS=0
+	out=$(mq a circuit build --to "$alias") || { al_diag a; al_diag c; return 1; }
+	log "a: $out (${SECONDS} s)"
+	read -r circ to _ path _ <<<"$out"
+	[[ $to == "$addr/128" ]]
+	echo "$circ" >"$al_state/circuit"
+	rp=$(al_host "${path##*,}")
+	echo "$rp" >"$al_state/rp"
+	log "rendezvous relay $rp (path $path)"
+	n a ping -6 -c 3 -W 5 "$addr" | sed 's/^/# /'
+	n c iperf3 -s -1 -B "$addr" >/dev/null 2>&1 &
+	sleep 1
+	n a timeout 30 iperf3 -6 -c "$addr" -t 3 -f m | grep -E 'sender|receiver' | sed 's/^/# /'
+	# the RP joined the two circuits, the service side counted it
+	mq "$rp" alias list | grep -q . || true
+	out=$(mq "$rp" --json circuit list)
+	[[ $(grep -o '"join":[1-9][0-9]*' <<<"$out" | wc -l) -ge 2 ]] ||
+		{ log "RP $rp: no joined pair: $out"; return 1; }
+	# nothing came out of any relay's maq0
+	for h in "${TB_RELAYS[@]}"; do
+		before=$(cat "$al_state/$h.rx0")
+		after=$(n "$h" cat /sys/class/net/maq0/statistics/rx_packets)
+		[[ $before == "$after" ]] || { log "$h maq0 delivered $((after - before))"; return 1; }
+	done
+	sleep 1
+	kill "${pids[@]}" 2>/dev/null || true
+	wait "${pids[@]}" 2>/dev/null || true
+}
+
+t_alias_blind() {
+	local alias addr rp h id ips pk hx ahex chex cin cells
+
+	alias=$(cat "$al_state/alias")
+	addr=$(cat "$al_state/addr")
+	rp=$(cat "$al_state/rp")
+	ips="${tb_ip[a]}|${tb_ip[c]}"
+	# the RP and the intro relays: neither end in their circuits
+	for h in "$rp" $(while read -r id; do al_host "$id"; done <"$al_state/intros"); do
+		mq "$h" circuit list | cut -f4,5 >"$al_state/$h.peers"
+		if grep -qE "(^|[^0-9])(${ips//./\\.}):" "$al_state/$h.peers"; then
+			log "$h sees an end:"; cat "$al_state/$h.peers"; return 1
+		fi
+		command -v tcpdump >/dev/null || continue
+		cells=$(tcpdump -nn -r "$al_state/$h.pcap" 2>/dev/null | wc -l)
+		[[ $cells -gt 0 ]] || { log "$h: empty capture"; return 1; }
+		if tcpdump -nn -r "$al_state/$h.pcap" 2>/dev/null |
+		   grep -qE "(^|[^0-9])(${ips//./\\.})\.7720"; then
+			log "$h's capture shows an end"; return 1
+		fi
+		log "$h: $(wc -l <"$al_state/$h.peers") circuits, $cells cells captured, neither a nor c"
+	done
+	# no relay holds a circuit with a at one side and c at the other
+	for h in "${TB_RELAYS[@]}"; do
+		if mq "$h" circuit list | cut -f4,5 |
+		   grep -E "${tb_ip[a]//./\\.}:" | grep -qE "${tb_ip[c]//./\\.}:"; then
+			log "$h links a and c"; return 1
+		fi
+	done
+	# the stores: no alias key, alias address or c's address in clear
+	pk=$(printf '%s====' "${alias^^}" | base32 -d 2>/dev/null | al_hex)
+	[[ $(wc -w <<<"$pk") == 32 ]]
+	ahex=$(al_hex6 "$addr")
+	[[ $(wc -w <<<"$ahex") == 16 ]]
+	chex=$(al_hex4 "${tb_ip[c]}")
+	cin=$(al_hex4 "${tb_inner[c]}")
+	for h in "${TB_RELAYS[@]}"; do
+		hx=$(mq "$h" alias list --records | cut -f1 | while read -r r; do
+			base64 -d <<<"$r" | al_hex; echo; done)
+		[[ -n $hx ]]
+		for k in "${pk:0:24}" "$ahex" "$chex" "$cin"; do
+			if grep -qF -- "$k" <<<"$hx"; then
+				log "$h's store shows '$k'"; return 1
+			fi
+		done
+	done
+	command -v tcpdump >/dev/null || { log "tcpdump missing: captures not checked"; return 4; }
+}
