@@ -199,9 +199,14 @@ console=${log:-$rundir/console.log}
 : >"$console"
 
 # shellcheck disable=SC2054 # commas belong to the options
+# The lockup and stall detectors wait 120 s and 60 s, not 20 s: under TCG
+# on a host shared with other VMs a vCPU goes unscheduled for tens of
+# seconds (a 26 s "soft lockup" in clear_page while insmod read the module
+# was seen with six VMs on two cores); a real lockup still panics.
 cmdline=(
 	console=ttyS0,115200 "loglevel=${MAQUIS_VM_LOGLEVEL:-5}" printk.time=1
 	panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1
+	watchdog_thresh=60 rcupdate.rcu_cpu_stall_timeout=60
 	sysctl.kernel.panic_on_rcu_stall=1 kfence.sample_interval=100
 	mitigations=off i8042.noaux i8042.nomux i8042.nopnp 8250.nr_uarts=1
 	random.trust_cpu=on tsc=reliable no_timer_check edd=off
