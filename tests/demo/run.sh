@@ -2,10 +2,12 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # `make demo`: boot the VM bench with maquis.ko and run guest.sh in it:
-# maquisd on seven relays and two endpoints, gossip, a 3-hop circuit built by
-# the daemons, traffic while keys rotate, what every host saw, a tampered
-# cell dropped, teardown.  Exits with guest.sh's status (the VM bench's own,
-# 124..126, when the VM timed out or the kernel misbehaved).
+# maquisd on the testbed's nine relays and three endpoints, gossip, a 3-hop
+# circuit built by the daemons, traffic while keys rotate, what every host
+# saw, a tampered cell dropped, a service reached by its alias through a
+# rendezvous relay, a relay deleted under traffic and routed around,
+# teardown.  Exits with guest.sh's status (the VM bench's own, 124..126,
+# when the VM timed out or the kernel misbehaved).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
