@@ -153,6 +153,17 @@ static void probe_start(struct maqd *d, struct maqd_origin *o, u64 now,
 	log_info("circuit %u: %s; probing its %u hops", o->id, why, o->n);
 }
 
+/* A circuit of @w's being built. */
+static bool want_building(struct maqd *d, const struct maqd_want *w)
+{
+	const struct maqd_origin *x;
+
+	for (x = d->origins; x; x = x->next)
+		if (x->want == w && x->state == MAQD_BUILDING)
+			return true;
+	return false;
+}
+
 /* Another circuit of @o's destination, newer and alive. */
 static bool has_successor(struct maqd *d, const struct maqd_origin *o)
 {
@@ -169,7 +180,7 @@ static void located(struct maqd *d, struct maqd_origin *o, int k, u64 now)
 {
 	struct maqd_live *l = &o->live;
 	struct maqd_want *w = o->want;
-	char name[48];
+	char name[48], err[256];
 
 	l->probing = false;
 	l->dead_hop = k;
@@ -193,6 +204,9 @@ static void located(struct maqd *d, struct maqd_origin *o, int k, u64 now)
 	}
 	o->state = MAQD_REPLACING;
 	w->retry_ms = now;
+	/* now, not on the next tick: the 2 s goal has no 200 ms to spare */
+	if (!want_building(d, w) && maqd_build(d, w, NULL, err, sizeof(err)))
+		log_debug("circuit to %s: %s", w->to, err);
 }
 
 static void probe_end(struct maqd *d, struct maqd_origin *o, u64 now)
