@@ -8,7 +8,11 @@
  * random bytes or wrong inner types or nested 32 deep; then unknown
  * attributes, trailing bytes, oversized messages (10^4 attributes, 64 KiB
  * ones), bad ifindexes; then random stacks of those (seeded, the seed
- * printed: MAQ_MUTATE_SEED=N reproduces a run).
+ * printed).  Each random round draws from its own generator, seeded by
+ * the seed, the operation and the round's number, so what a round sends
+ * does not depend on how many rounds the time budget let run before it:
+ * MAQ_MUTATE_SEED=S MAQ_MUTATE_ROUND=R replays round R of a failure line
+ * alone (its operation's test, with -t).
  *
  * The oracle is a model of the spec (policy.c-style strict validation of
  * the bytes actually sent, plus the attributes each operation needs and
@@ -22,6 +26,10 @@
  * apart and only their errno is checked.
  *
  * MAQ_MUTATE_SECS bounds the random part (default 40 s over all ops).
+ * The test "policy" checks the model against the policies the module
+ * reports (CTRL_CMD_GETPOLICY): every request attribute of every
+ * operation, its type and its range, so the model cannot fall behind the
+ * spec unnoticed.
  * Needs root and maquis.ko loaded (tests/kmod/run.sh in the VM).
  */
 #ifndef _GNU_SOURCE
@@ -38,6 +46,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <linux/genetlink.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 
@@ -361,6 +370,8 @@ static const struct pol pol_top[MAQUIS_A_MAX + 1] = {
 	[MAQUIS_A_CTL]		= BIN(MAQUIS_CTL_LEN),
 	[MAQUIS_A_JOIN]		= ANY32,
 	[MAQUIS_A_E2E_KEY]	= BIN(MAQUIS_E2E_KEY_LEN),
+	[MAQUIS_A_RELAY_RATE]	= U(64, 0, MAQUIS_MAX_RELAY_RATE),
+	[MAQUIS_A_RELAY_BURST]	= U(32, MAQUIS_CELL_SIZE, MAQUIS_MAX_RELAY_BURST),
 };
 
 #define B(x)	(1ULL << MAQUIS_A_##x)
@@ -387,7 +398,8 @@ static const struct opdef ops[N_OPS] = {
 	[OP_DEV_DUMP] = { "dev-get-dump", MAQUIS_CMD_DEV_GET, true, 0, 0,
 			  ID_ANY },
 	[OP_DEV_SET] = { "dev-set", MAQUIS_CMD_DEV_SET, false,
-			 B(IFINDEX) | B(PORT) | B(LOCAL) | B(MAX_CIRCUITS),
+			 B(IFINDEX) | B(PORT) | B(LOCAL) | B(MAX_CIRCUITS) |
+			 B(RELAY_RATE) | B(RELAY_BURST),
 			 B(IFINDEX), ID_ANY },
 	[OP_NEW] = { "circuit-new", MAQUIS_CMD_CIRCUIT_NEW, false,
 		     B(IFINDEX) | B(ID) | B(ROLE) | B(FWD_CID_IN) |
@@ -668,6 +680,10 @@ static int restore(struct state *s)
 		any.in4.sin_family = AF_INET;
 		err = maq_nl_dev_set(s->nl, s->ifindex, s->dev.port, &any,
 				     s->dev.max_circuits);
+		if (!err)
+			err = maq_nl_dev_set_rate(s->nl, s->ifindex,
+						  s->dev.relay_rate,
+						  s->dev.relay_burst);
 		if (err)
 			return err;
 	}
@@ -806,6 +822,8 @@ static struct node *base(const struct state *s, int op, int variant)
 		any.in4.sin_family = AF_INET;
 		append(&l, addr_nest(MAQUIS_A_LOCAL, &any));
 		append(&l, u32a(MAQUIS_A_MAX_CIRCUITS, s->dev.max_circuits));
+		append(&l, u64a(MAQUIS_A_RELAY_RATE, s->dev.relay_rate));
+		append(&l, u32a(MAQUIS_A_RELAY_BURST, s->dev.relay_burst));
 		break;
 	case OP_DEL: case OP_GET: case OP_RESET:
 		append(&l, u32a(MAQUIS_A_ID, id));
@@ -958,8 +976,10 @@ static bool mutate(struct node **l, int m, int idx, int k)
 			cnt = 20000 / count_nodes(c);
 			if ((size_t)cnt * tree_bytes(c) > MANY_BYTES)
 				cnt = (int)(MANY_BYTES / tree_bytes(c));
-			for (i = 0; i < cnt; i++)
-				append(l, clone_one(c));
+			/* from the tail: append() per copy is quadratic */
+			n = append(l, clone_one(c));
+			for (i = 1; i < cnt; i++)
+				n = n->next = clone_one(c);
 			return true;
 		}
 	}
@@ -1120,6 +1140,27 @@ static uint64_t seed(void)
 	return s ? s : 1;
 }
 
+/* The generator of random round @round of @op (see the top comment). */
+static void seed_round(int op, uint64_t round)
+{
+	uint64_t z = seed() + (uint64_t)(op + 1) * 0x9e3779b97f4a7c15ULL +
+		     round * 0xd1b54a32d192ed03ULL;
+
+	/* splitmix64's finalizer: neighbouring rounds start far apart */
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	z ^= z >> 31;
+	rng_state = z ? z : 1;
+}
+
+/* MAQ_MUTATE_ROUND: the one random round to run, -1 for all. */
+static long long only_round(void)
+{
+	const char *e = getenv("MAQ_MUTATE_ROUND");
+
+	return e && *e ? strtoll(e, NULL, 0) : -1;
+}
+
 static double budget_per_op(void)
 {
 	const char *e = getenv("MAQ_MUTATE_SECS");
@@ -1252,7 +1293,8 @@ static void run_op(struct __test_metadata *_metadata, struct state *s, int op)
 	struct tally t = { 0 };
 	double deadline;
 	char what[128];
-	int v, m, k, idx, nn, i, j, nmut, rounds = 0;
+	int v, m, k, idx, nn, i, j, nmut;
+	long long round, only = only_round(), rounds = 0;
 
 	rng_state = seed() ^ (uint64_t)(op + 1) * 0x9e3779b97f4a7c15ULL;
 	if (!rng_state)
@@ -1272,7 +1314,7 @@ static void run_op(struct __test_metadata *_metadata, struct state *s, int op)
 					     o->name);
 
 	/* Systematic: every class, every node, every parameter. */
-	for (v = 0; v < n_variants(op); v++) {
+	for (v = 0; v < n_variants(op) && only < 0; v++) {
 		arena_used = 0;
 		nn = count_nodes(base(s, op, v));
 		for (m = 0; m < N_MUT; m++) {
@@ -1314,17 +1356,24 @@ static void run_op(struct __test_metadata *_metadata, struct state *s, int op)
 		    "NLM_F_DUMP on a do-only operation", &t);
 	}
 
-	/* Random stacks of 1..4 mutations until the time budget is spent. */
+	/*
+	 * Random stacks of 1..4 mutations until the time budget is spent, or
+	 * the one round asked for.
+	 */
 	deadline = maq_now() + budget_per_op();
-	while (maq_now() < deadline && rounds < 20000) {
+	for (round = only < 0 ? 0 : only;
+	     only < 0 ? maq_now() < deadline && round < 20000 : round == only;
+	     round++) {
 		struct node *l;
 		int done = 0;
 
+		seed_round(op, (uint64_t)round);
 		arena_used = 0;
 		v = (int)rnd_below((uint32_t)n_variants(op));
 		l = base(s, op, v);
 		nmut = 1 + (int)rnd_below(4);
-		i = snprintf(what, sizeof(what), "random base %d:", v);
+		i = snprintf(what, sizeof(what), "random round %lld base %d:",
+			     round, v);
 		j = i;
 		for (; nmut > 0; nmut--) {
 			m = (int)rnd_below(N_MUT);
@@ -1343,15 +1392,27 @@ static void run_op(struct __test_metadata *_metadata, struct state *s, int op)
 			j = i;
 			done++;
 		}
+		if (only >= 0)
+			ksft_print_msg("%s: %s%s\n", o->name, what,
+				       done ? "" : " (none applies: not sent)");
 		if (!done)
 			continue;
 		one(_metadata, s, op, l, 0, o->cmd, false, what, &t);
 		rounds++;
 	}
 
+	ksft_print_msg("%s: %lld random rounds, %lld of them sent\n", o->name,
+		       round - (only < 0 ? 0 : only), rounds);
 	tally_print(o->name, &t);
 	if (shared_tally)
 		tally_add(&shared_tally[op], &t);
+	if (only >= 0) {
+		EXPECT_EQ(0, t.fail_accept + t.fail_extack + t.fail_state)
+			TH_LOG("%s: round %lld fails (FAIL lines above)",
+			       o->name, only);
+		building = "";
+		return;
+	}
 	EXPECT_LT(50, t.sent) TH_LOG("%s: only %" PRIu64 " requests sent",
 				     o->name, t.sent);
 	EXPECT_EQ(0, t.fail_accept) TH_LOG("%s: requests the model refuses were accepted (FAIL lines above)",
@@ -1481,6 +1542,304 @@ TEST_F(mut, unknown_commands)
 		tally_add(&shared_tally[N_OPS], &t);
 	EXPECT_EQ(0, t.fail_accept) TH_LOG("unknown commands not refused with EOPNOTSUPP (FAIL lines above)");
 	EXPECT_EQ(0, t.fail_state) TH_LOG("unknown commands changed the state (FAIL lines above)");
+}
+
+/* ---- the model against the module's own policies ------------------------ */
+
+#define MAX_POLICIES	16
+#define MAX_PTYPES	64
+
+/* One attribute of one policy as CTRL_CMD_GETPOLICY reports it. */
+struct kattr {
+	uint32_t type;			/* NL_ATTR_TYPE_*; 0: not in it */
+	uint64_t min, max;		/* integers */
+	uint32_t minlen, maxlen;	/* binary */
+	int nested;			/* policy index of a nest, or -1 */
+	uint32_t maxtype;
+};
+
+struct kpolicies {
+	struct kattr a[MAX_POLICIES][MAX_PTYPES];
+	int do_idx[256], dump_idx[256];	/* -1: no policy */
+	const char *bad;		/* what could not be read */
+};
+
+static void kp_attr(struct kpolicies *k, int pi, struct nlattr *nest)
+{
+	struct kattr *ka;
+	struct nlattr *a;
+	int rem;
+
+	if (pi >= MAX_POLICIES || nla_type(nest) >= MAX_PTYPES) {
+		k->bad = "more policies or attributes than the test holds";
+		return;
+	}
+	ka = &k->a[pi][nla_type(nest)];
+	ka->maxlen = UINT32_MAX;
+	ka->nested = -1;
+	nla_for_each_nested(a, nest, rem) {
+		switch (nla_type(a)) {
+		case NL_POLICY_TYPE_ATTR_TYPE:
+			ka->type = nla_get_u32(a);
+			break;
+		case NL_POLICY_TYPE_ATTR_MIN_VALUE_U:
+			ka->min = nla_get_u64(a);
+			break;
+		case NL_POLICY_TYPE_ATTR_MAX_VALUE_U:
+			ka->max = nla_get_u64(a);
+			break;
+		case NL_POLICY_TYPE_ATTR_MIN_LENGTH:
+			ka->minlen = nla_get_u32(a);
+			break;
+		case NL_POLICY_TYPE_ATTR_MAX_LENGTH:
+			ka->maxlen = nla_get_u32(a);
+			break;
+		case NL_POLICY_TYPE_ATTR_POLICY_IDX:
+			ka->nested = (int)nla_get_u32(a);
+			break;
+		case NL_POLICY_TYPE_ATTR_POLICY_MAXTYPE:
+			ka->maxtype = nla_get_u32(a);
+			break;
+		}
+	}
+}
+
+static void kp_message(struct kpolicies *k, struct nlmsghdr *nlh)
+{
+	struct nlattr *a, *x, *y;
+	int rem, rx, ry;
+
+	nla_for_each_attr(a, (struct nlattr *)((char *)NLMSG_DATA(nlh) +
+					       GENL_HDRLEN),
+			  (int)nlh->nlmsg_len - NLMSG_HDRLEN - GENL_HDRLEN,
+			  rem) {
+		if (nla_type(a) == CTRL_ATTR_OP_POLICY) {
+			nla_for_each_nested(x, a, rx) {
+				nla_for_each_nested(y, x, ry) {
+					if (nla_type(y) == CTRL_ATTR_POLICY_DO)
+						k->do_idx[nla_type(x) & 255] =
+							(int)nla_get_u32(y);
+					if (nla_type(y) == CTRL_ATTR_POLICY_DUMP)
+						k->dump_idx[nla_type(x) & 255] =
+							(int)nla_get_u32(y);
+				}
+			}
+		} else if (nla_type(a) == CTRL_ATTR_POLICY) {
+			nla_for_each_nested(x, a, rx)
+				nla_for_each_nested(y, x, ry)
+					kp_attr(k, nla_type(x), y);
+		}
+	}
+}
+
+/* The policies of family "maquis", every operation's: 0 or -errno. */
+static int kp_dump(struct kpolicies *k)
+{
+	struct {
+		struct nlmsghdr n;
+		struct genlmsghdr g;
+		struct nlattr a;
+		char name[8];
+	} req = {
+		.n.nlmsg_len = sizeof(req),
+		.n.nlmsg_type = GENL_ID_CTRL,
+		.n.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+		.n.nlmsg_seq = 1,
+		.g.cmd = CTRL_CMD_GETPOLICY,
+		.g.version = 2,
+		.a.nla_len = NLA_HDRLEN + sizeof("maquis"),
+		.a.nla_type = CTRL_ATTR_FAMILY_NAME,
+		.name = "maquis",
+	};
+	static char buf[1 << 16];
+	struct nlmsghdr *nlh;
+	int fd, err = 0, i, msgs;
+	ssize_t n;
+
+	memset(k, 0, sizeof(*k));
+	for (i = 0; i < 256; i++)
+		k->do_idx[i] = k->dump_idx[i] = -1;
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	if (fd < 0)
+		return -errno;
+	if (send(fd, &req, sizeof(req), 0) < 0) {
+		err = -errno;
+		goto out;
+	}
+	/* a few hundred messages at most: bounded all the same */
+	for (msgs = 0; msgs < 100000;) {
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n < 0) {
+			err = -errno;
+			goto out;
+		}
+		for (nlh = (struct nlmsghdr *)buf; NLMSG_OK(nlh, n);
+		     nlh = NLMSG_NEXT(nlh, n), msgs++) {
+			if (nlh->nlmsg_type == NLMSG_DONE)
+				goto out;
+			if (nlh->nlmsg_type == NLMSG_ERROR) {
+				err = ((struct nlmsgerr *)NLMSG_DATA(nlh))->error;
+				goto out;
+			}
+			kp_message(k, nlh);
+		}
+	}
+	err = -E2BIG;
+out:
+	close(fd);
+	return err;
+}
+
+static const char *const nl_type_name[] = {
+	[NL_ATTR_TYPE_U8] = "u8", [NL_ATTR_TYPE_U16] = "u16",
+	[NL_ATTR_TYPE_U32] = "u32", [NL_ATTR_TYPE_U64] = "u64",
+	[NL_ATTR_TYPE_BINARY] = "binary", [NL_ATTR_TYPE_NESTED] = "nest",
+};
+
+static uint32_t model_nl_type(const struct pol *p)
+{
+	switch (p->t) {
+	case P_U8: return NL_ATTR_TYPE_U8;
+	case P_U16: return NL_ATTR_TYPE_U16;
+	case P_U32: return NL_ATTR_TYPE_U32;
+	case P_U64: return NL_ATTR_TYPE_U64;
+	case P_BIN: return NL_ATTR_TYPE_BINARY;
+	default: return NL_ATTR_TYPE_NESTED;
+	}
+}
+
+static const char *kt_name(uint32_t t)
+{
+	return t < sizeof(nl_type_name) / sizeof(nl_type_name[0]) &&
+	       nl_type_name[t] ? nl_type_name[t] : "another type";
+}
+
+/*
+ * Compares the model's @set (up to @maxtype; @allowed, if not 0, the
+ * attributes the operation takes) with the module's policy @ki (-1: none):
+ * the number of differences, each printed with @where.
+ */
+static int kp_compare(const struct kpolicies *k, int ki, const struct pol *set,
+		      int maxtype, uint64_t allowed, const char *where,
+		      int *compared)
+{
+	static const struct kattr none = { .nested = -1 };
+	char sub[96];
+	int t, bad = 0;
+
+	if (ki >= MAX_POLICIES)
+		ki = -1;
+	for (t = 1; t < MAX_PTYPES; t++) {
+		const struct pol *m = t <= maxtype && set[t].t != P_NONE &&
+				      (!allowed || (allowed & (1ULL << t))) ?
+				      &set[t] : NULL;
+		const struct kattr *ka = ki >= 0 ? &k->a[ki][t] : &none;
+
+		if (!m && !ka->type)
+			continue;
+		(*compared)++;
+		if (!ka->type) {
+			ksft_print_msg("policy: %s: attribute %d: the model takes it, the module does not\n",
+				       where, t);
+			bad++;
+			continue;
+		}
+		if (!m) {
+			ksft_print_msg("policy: %s: attribute %d (%s): the module takes it, the model does not know it\n",
+				       where, t, kt_name(ka->type));
+			bad++;
+			continue;
+		}
+		if (model_nl_type(m) != ka->type) {
+			ksft_print_msg("policy: %s: attribute %d: the model says %s, the module %s\n",
+				       where, t, kt_name(model_nl_type(m)),
+				       kt_name(ka->type));
+			bad++;
+			continue;
+		}
+		switch (m->t) {
+		case P_U8: case P_U16: case P_U32: case P_U64:
+			if (m->min != ka->min || m->max != ka->max) {
+				ksft_print_msg("policy: %s: attribute %d: the model's range %" PRIu64 "..%" PRIu64 ", the module's %" PRIu64 "..%" PRIu64 "\n",
+					       where, t, m->min, m->max,
+					       ka->min, ka->max);
+				bad++;
+			}
+			break;
+		case P_BIN:
+			if (ka->minlen != m->len || ka->maxlen != m->len) {
+				ksft_print_msg("policy: %s: attribute %d: the model's length %u exactly, the module's %u..%u\n",
+					       where, t, m->len, ka->minlen,
+					       ka->maxlen);
+				bad++;
+			}
+			break;
+		case P_NEST:
+			if (ka->nested < 0 || ka->maxtype != (uint32_t)m->maxtype) {
+				ksft_print_msg("policy: %s: attribute %d: the model's nest has max type %d, the module's %u (policy %d)\n",
+					       where, t, m->maxtype,
+					       ka->maxtype, ka->nested);
+				bad++;
+				break;
+			}
+			snprintf(sub, sizeof(sub), "%s, in attribute %d",
+				 where, t);
+			bad += kp_compare(k, ka->nested, m->nested, m->maxtype,
+					  0, sub, compared);
+			break;
+		}
+	}
+	return bad;
+}
+
+/*
+ * The model is written from the spec by hand: when an attribute or an
+ * operation is added to include/maquis.yaml, this is what says the model
+ * has not learnt it yet (until then, the mutations of the others would
+ * count the new one's acceptance as a failure, or never try it).
+ */
+TEST(policy)
+{
+	static struct kpolicies k;
+	char where[64];
+	int op, cmd, bad = 0, compared = 0, err;
+
+	err = kp_dump(&k);
+	ASSERT_EQ(0, err) TH_LOG("CTRL_CMD_GETPOLICY of maquis: %s",
+				 strerror(-err));
+	ASSERT_EQ(NULL, k.bad) TH_LOG("%s", k.bad);
+	for (op = 0; op < N_OPS; op++) {
+		const struct opdef *o = &ops[op];
+
+		snprintf(where, sizeof(where), "%s", o->name);
+		/* allowed 0 would mean the whole set: bit 0 is none */
+		bad += kp_compare(&k, o->dump ? k.dump_idx[o->cmd] :
+				  k.do_idx[o->cmd], pol_top, MAQUIS_A_MAX,
+				  o->allowed ? o->allowed : 1, where,
+				  &compared);
+	}
+	/* every operation with a policy has a model */
+	for (cmd = 0; cmd < 256; cmd++) {
+		bool has_do = false, has_dump = false;
+
+		for (op = 0; op < N_OPS; op++) {
+			if (ops[op].cmd != cmd)
+				continue;
+			has_do |= !ops[op].dump;
+			has_dump |= ops[op].dump;
+		}
+		if ((k.do_idx[cmd] >= 0 && !has_do) ||
+		    (k.dump_idx[cmd] >= 0 && !has_dump)) {
+			ksft_print_msg("policy: command %d (%s) has no model\n",
+				       cmd, k.do_idx[cmd] >= 0 && !has_do ?
+				       "do" : "dump");
+			bad++;
+		}
+	}
+	ksft_print_msg("policy: %d operations, %d attributes compared, %d differences\n",
+		       N_OPS, compared, bad);
+	EXPECT_LT(N_OPS, compared) TH_LOG("the policies were not read");
+	EXPECT_EQ(0, bad) TH_LOG("the model of the spec is not the module's policy (lines above)");
 }
 
 __attribute__((destructor)) static void shared_tally_print(void)
