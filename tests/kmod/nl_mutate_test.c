@@ -811,9 +811,15 @@ static struct node *base(const struct state *s, int op, int variant)
 
 	if (op == OP_DEV_DUMP)
 		return NULL;
-	if (op == OP_NEW)
-		return circuit(s, variant % 3, 100 + variant % 3 * 100,
-			       5000 + (uint32_t)(variant % 3) * 100, 9);
+	if (op == OP_NEW) {
+		l = circuit(s, variant % 3, 100 + variant % 3 * 100,
+			    5000 + (uint32_t)(variant % 3) * 100, 9);
+		/* the origin with end-to-end keys, for their mutations */
+		if (variant % 3 == MAQUIS_ROLE_ORIGIN)
+			append(&l, leaf(MAQUIS_A_E2E_KEY, NULL,
+					MAQUIS_E2E_KEY_LEN));
+		return l;
+	}
 	append(&l, u32a(MAQUIS_A_IFINDEX, s->ifindex));
 	switch (op) {
 	case OP_DEV_SET:
