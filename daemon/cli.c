@@ -822,9 +822,15 @@ static void xdp_print(const struct cli *cli, const struct xdp_if *x)
 		printf(",\"pinned\":%s,\"other_prog_id\":",
 		       st->pinned ? "true" : "false");
 		if (st->other_prog_id)
-			printf("%u}", st->other_prog_id);
+			printf("%u", st->other_prog_id);
 		else
-			printf("null}");
+			printf("null");
+		/* libxdp's, when the relay or the other program runs in one */
+		if (st->dispatcher_id)
+			printf(",\"dispatcher_id\":%u,\"shared_with\":%d}",
+			       st->dispatcher_id, st->shared_with);
+		else
+			printf(",\"dispatcher_id\":null,\"shared_with\":0}");
 	} else if (cli->mode == OUT_TSV) {
 		printf("%s\t%s\t%s\t%s\t%u\t%s\t%d\t%u\n", x->name,
 		       xdp_state(x), var ?: "-", mode ?: "-", st->prog_id,
@@ -838,6 +844,10 @@ static void xdp_print(const struct cli *cli, const struct xdp_if *x)
 		if (st->other_prog_id)
 			printf("  (XDP program %u is not maquis's)",
 			       st->other_prog_id);
+		else if (st->dispatcher_id)
+			printf("  (in libxdp dispatcher %u, with %d other%s)",
+			       st->dispatcher_id, st->shared_with,
+			       st->shared_with == 1 ? "" : "s");
 		putchar('\n');
 	}
 }
@@ -911,10 +921,14 @@ static int show_xdp(struct cli *cli)
 			xdp_print(cli, &v[i]);
 		} else {
 			dev = xdp_dev(&v[i], buf);
-			printf("xdp: %s: %s, %s, program %u%s%s\n", v[i].name,
+			printf("xdp: %s: %s, %s, program %u%s%s", v[i].name,
 			       maq_xdp_variant_name(v[i].st.variant),
 			       maq_xdp_mode_name(v[i].st.mode), v[i].st.prog_id,
 			       dev ? ", for " : "", dev ?: "");
+			if (v[i].st.dispatcher_id)
+				printf(", in libxdp dispatcher %u",
+				       v[i].st.dispatcher_id);
+			putchar('\n');
 		}
 	}
 	if (cli->mode == OUT_JSON)
@@ -1761,9 +1775,23 @@ static int xdp_attach(struct cli *cli, int argc, char **argv)
 		return rc;
 	rc = maq_xdp_open(ifname, &o, &h);
 	if (rc == -EBUSY && !xdp_probe(cli, ifname, &x) &&
-	    x.st.other_prog_id) {
-		fprintf(stderr, "%s: xdp attach %s: XDP program %u is not maquis's: left alone (detach it first)\n",
-			cli->prog, ifname, x.st.other_prog_id);
+	    x.st.dispatcher_id) {
+		fprintf(stderr, "%s: xdp attach %s: libxdp dispatcher %u runs in %s mode: the relay can join it only so\n",
+			cli->prog, ifname, x.st.dispatcher_id,
+			maq_xdp_mode_name(x.st.mode));
+		return 1;
+	}
+	if (rc == -EBUSY && x.st.other_prog_id) {
+		fprintf(stderr, "%s: xdp attach %s: XDP program %u is not maquis's: left alone (detach it first%s)\n",
+			cli->prog, ifname, x.st.other_prog_id,
+			maq_xdp_libxdp() ?
+			"; it is no libxdp dispatcher the relay could join" :
+			"; without libxdp the relay cannot share the interface");
+		return 1;
+	}
+	if (rc == -ENOEXEC) {
+		fprintf(stderr, "%s: xdp attach %s: the kernel refuses the relay in libxdp's dispatcher: its slots do not say they may change packet data (libxdp before mid-2025; Debian 12 has 1.3.1)\n",
+			cli->prog, ifname);
 		return 1;
 	}
 	if (rc == -EOPNOTSUPP && o.mode == MAQ_XDP_MODE_NATIVE) {
@@ -1828,10 +1856,12 @@ static int xdp_detach(struct cli *cli, int argc, char **argv)
 	} else if (cli->mode == OUT_TSV) {
 		printf("%s\t%u\t%d\n", ifname, x.st.prog_id, x.st.pinned);
 	} else if (x.st.prog_id) {
-		printf("%s: detached maquis XDP program %u (%s, %s)%s\n",
+		printf("%s: detached maquis XDP program %u (%s, %s)%s%s\n",
 		       ifname, x.st.prog_id,
 		       maq_xdp_variant_name(x.st.variant),
 		       maq_xdp_mode_name(x.st.mode),
+		       x.st.dispatcher_id ?
+		       " from libxdp's dispatcher, the others left running" : "",
 		       x.st.pinned ? ", removed its pins" : "");
 	} else {
 		printf("%s: no maquis XDP program%s\n", ifname,

@@ -198,6 +198,7 @@ static int xdp_attach(struct maq_dp *dp, const struct maq_dp_opts *o,
 			 ret == -EBUSY ? " (another XDP program is attached)" :
 			 ret == -ENOENT ? " (maquis.ko exports no XDP kfuncs)" :
 			 ret == -EMEDIUMTYPE ? " (the pin root is not on bpffs)" :
+			 ret == -ENOEXEC ? " (libxdp's dispatcher is too old for this kernel to take it)" :
 			 "");
 		dp->xdp = NULL;
 		return ret;
@@ -847,6 +848,7 @@ int maq_dp_cell_send(struct maq_dp *dp, const union maq_sockaddr *peer,
 void maqd_dp_show(struct maqd *d, struct maq_ipc_out *o)
 {
 	struct maq_dp_xdp_info xi;
+	uint32_t disp;
 
 	maq_ipc_put(o, "datapath", "%s", maq_dp_kind_name(d->dp->kind));
 	if (!maq_dp_xdp_info(d->dp, &xi)) {
@@ -857,4 +859,10 @@ void maqd_dp_show(struct maqd *d, struct maq_ipc_out *o)
 	maq_ipc_put(o, "xdp_variant", "%s", maq_xdp_variant_name(xi.variant));
 	maq_ipc_put(o, "xdp_mode", "%s", maq_xdp_mode_name(xi.mode));
 	maq_ipc_put(o, "xdp_prog", "%u", xi.prog_id);
+	/* libxdp's, when the relay shares the interface; else "-" */
+	disp = maq_xdp_dispatcher_id(d->dp->xdp);
+	if (disp)
+		maq_ipc_put(o, "xdp_dispatcher", "%u", disp);
+	else
+		maq_ipc_put(o, "xdp_dispatcher", "-");
 }

@@ -27,6 +27,10 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#ifdef MAQ_HAVE_LIBXDP
+#include <dlfcn.h>
+#include <xdp/libxdp.h>
+#endif
 
 #include "xdp.h"
 
@@ -302,6 +306,16 @@ static int maq_sysctl_lo_forwarding(void)
 
 /* ---- attachment --------------------------------------------------------- */
 
+/* libxdp's dispatcher on an interface, as far as the relay cares. */
+struct maq_disp {
+	uint32_t id;			/* the dispatcher's; 0: none */
+	enum maq_xdp_mode mode;		/* how it is attached */
+	uint32_t relay_id;		/* a maquis relay among its programs */
+	enum maq_xdp_variant variant;	/* that relay's */
+	int others;			/* its programs that are not ours */
+};
+
+
 /*
  * Is program @id a maquis relay?  Its variant (MAQ_XDP_VARIANT_PURE or
  * _KFUNC, by name), 0 when it is somebody else's, -errno when it cannot
@@ -326,6 +340,19 @@ static int maq_prog_is_relay(uint32_t id)
 		if (!strcmp(info.name, maq_prog_names[i]))
 			return maq_prog_variant[i];
 	return 0;
+}
+
+/*
+ * What is attached to @ifindex, @q filled in: a maquis relay's variant, 0
+ * for nothing or somebody else's program (q->prog_id tells), or -errno.
+ */
+static int maq_query(int ifindex, struct bpf_xdp_query_opts *q)
+{
+	int err = bpf_xdp_query(ifindex, 0, q);
+
+	if (err)
+		return err;
+	return q->prog_id ? maq_prog_is_relay(q->prog_id) : 0;
 }
 
 static uint32_t maq_mode_flags(enum maq_xdp_mode mode)
@@ -417,6 +444,259 @@ static int maq_attach(int ifindex, int prog_fd, enum maq_xdp_mode want,
 	if (old_fd >= 0)
 		close(old_fd);
 	return err;
+}
+
+/* ---- libxdp's dispatcher ------------------------------------------------ */
+
+/*
+ * An interface holds one XDP program.  libxdp shares it: its dispatcher is
+ * that program and calls each of its components in turn (freplace of a
+ * slot), going on to the next while they return an action in their
+ * chain_call_actions (XDP_PASS by default).  When somebody else's program
+ * sits in a dispatcher, the relay joins it rather than refusing; the relay
+ * returns XDP_PASS for whatever is not a cell of its own, so the programs
+ * after it still see everything else.  Alone on an interface it keeps the
+ * plain attach: one indirect call less, and `ip link` names the program.
+ *
+ * libxdp is opened with dlopen() the first time an interface needs it, so
+ * neither a relay alone on its NIC nor a program linking libmaquis.a needs
+ * libxdp1 installed.
+ */
+#ifdef MAQ_HAVE_LIBXDP
+#define MAQ_LX_SYMS(X)							\
+	X(libxdp_get_error) X(xdp_program__from_bpf_obj)		\
+	X(xdp_program__from_id) X(xdp_program__close)			\
+	X(xdp_program__attach) X(xdp_program__detach)			\
+	X(xdp_program__id) X(xdp_program__set_chain_call_enabled)	\
+	X(xdp_multiprog__get_from_ifindex) X(xdp_multiprog__next_prog)	\
+	X(xdp_multiprog__close) X(xdp_multiprog__is_legacy)		\
+	X(xdp_multiprog__attach_mode) X(xdp_multiprog__main_prog)
+
+#define MAQ_LX_MEMBER(f) __typeof__(f) *f;
+static struct {
+	bool tried, ok;
+	MAQ_LX_SYMS(MAQ_LX_MEMBER)
+} lx;
+
+static bool maq_lx(void)
+{
+	void *h;
+
+	if (lx.tried)
+		return lx.ok;
+	lx.tried = true;
+	h = dlopen("libxdp.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return false;
+#define MAQ_LX_SYM(f) if (!(lx.f = dlsym(h, #f))) goto bad;
+	MAQ_LX_SYMS(MAQ_LX_SYM)
+#undef MAQ_LX_SYM
+	lx.ok = true;
+	return true;
+bad:
+	dlclose(h);
+	return false;
+}
+
+static enum xdp_attach_mode maq_lx_mode(enum maq_xdp_mode m)
+{
+	return m == MAQ_XDP_MODE_GENERIC ? XDP_MODE_SKB : XDP_MODE_NATIVE;
+}
+
+/*
+ * Fill @d from the dispatcher on @ifindex, its first maquis relay other
+ * than @skip in d->relay_id.  0 also when there is none (d->id 0):
+ * nothing attached, or a program that is not a dispatcher.
+ */
+static int maq_disp_read(int ifindex, uint32_t skip, struct maq_disp *d)
+{
+	struct xdp_program *p = NULL;
+	struct xdp_multiprog *mp;
+	uint32_t id;
+	long err;
+	int v;
+
+	memset(d, 0, sizeof(*d));
+	if (!maq_lx())
+		return 0;
+	mp = lx.xdp_multiprog__get_from_ifindex(ifindex);
+	err = lx.libxdp_get_error(mp);
+	if (err)
+		return err == -ENOENT ? 0 : (int)err;
+	if (lx.xdp_multiprog__is_legacy(mp))
+		goto out;
+	d->id = lx.xdp_program__id(lx.xdp_multiprog__main_prog(mp));
+	d->mode = lx.xdp_multiprog__attach_mode(mp) == XDP_MODE_SKB ?
+		  MAQ_XDP_MODE_GENERIC : MAQ_XDP_MODE_NATIVE;
+	while ((p = lx.xdp_multiprog__next_prog(p, mp))) {
+		id = lx.xdp_program__id(p);
+		v = maq_prog_is_relay(id);
+		if (v <= 0) {
+			d->others++;
+		} else if (id != skip && !d->relay_id) {
+			d->relay_id = id;
+			d->variant = v;
+		}
+	}
+out:
+	lx.xdp_multiprog__close(mp);
+	return 0;
+}
+
+/*
+ * Take component @id out of the dispatcher on @ifindex, attached in @mode:
+ * libxdp 1.3 attaches the dispatcher left in the mode it is told, and the
+ * kernel's default for a driver with XDP is native.
+ */
+static int maq_disp_detach_id(int ifindex, uint32_t id,
+			      enum maq_xdp_mode mode)
+{
+	struct xdp_program *p;
+	long err;
+
+	p = lx.xdp_program__from_id(id);
+	err = lx.libxdp_get_error(p);
+	if (err)
+		return err;
+	err = lx.xdp_program__detach(p, ifindex, maq_lx_mode(mode), 0);
+	lx.xdp_program__close(p);
+	return err;
+}
+
+/*
+ * Every maquis relay in the dispatcher but @keep goes: an earlier run's,
+ * once @keep has taken over.
+ */
+static int maq_disp_prune(int ifindex, uint32_t keep)
+{
+	struct maq_disp d;
+	int err, i;
+
+	for (i = 0; i < 8; i++) {
+		err = maq_disp_read(ifindex, keep, &d);
+		if (err || !d.relay_id)
+			return err;
+		err = maq_disp_detach_id(ifindex, d.relay_id, d.mode);
+		if (err)
+			return err;
+	}
+	return -ELOOP;
+}
+
+/*
+ * Load the relay (x->obj, opened, not loaded) as a component of the
+ * dispatcher @d on x->ifindex, in the dispatcher's mode: @want must agree
+ * with it (the kernel runs one mode at a time).  A relay of ours already
+ * there stays until the new one runs, then goes: both share the pinned
+ * maps, so the handover drops no cell.
+ */
+static int maq_disp_attach(struct maq_xdp *x, const struct maq_disp *d,
+			   enum maq_xdp_mode want)
+{
+	struct xdp_program *p;
+	long err;
+
+	if (want != MAQ_XDP_MODE_AUTO && want != d->mode)
+		return -EBUSY;
+	p = lx.xdp_program__from_bpf_obj(x->obj, NULL);
+	err = lx.libxdp_get_error(p);
+	if (err)
+		return err;
+	/* what the relay passes is not its own: the next program's turn */
+	lx.xdp_program__set_chain_call_enabled(p, XDP_PASS, true);
+	err = lx.xdp_program__attach(p, x->ifindex, maq_lx_mode(d->mode), 0);
+	if (!err) {
+		x->prog_id = lx.xdp_program__id(p);
+		x->mode = d->mode;
+	}
+	lx.xdp_program__close(p);
+	/*
+	 * The kernel (6.13, 6.12.y) takes a program that moves the packet's
+	 * head or tail, as the relay does, only into a slot that may do so
+	 * too, which libxdp's dispatchers declare only since mid-2025.
+	 */
+	if (err == -EINVAL)
+		return -ENOEXEC;
+	if (err)
+		return err;
+	err = maq_disp_prune(x->ifindex, x->prog_id);
+	if (err)
+		maq_disp_detach_id(x->ifindex, x->prog_id, x->mode);
+	return err;
+}
+
+bool maq_xdp_libxdp(void)
+{
+	return maq_lx();
+}
+#else
+static int maq_disp_read(int ifindex, uint32_t skip, struct maq_disp *d)
+{
+	(void)ifindex;
+	(void)skip;
+	memset(d, 0, sizeof(*d));
+	return 0;
+}
+
+static int maq_disp_detach_id(int ifindex, uint32_t id,
+			      enum maq_xdp_mode mode)
+{
+	(void)ifindex;
+	(void)id;
+	(void)mode;
+	return -EOPNOTSUPP;
+}
+
+static int maq_disp_prune(int ifindex, uint32_t keep)
+{
+	(void)ifindex;
+	(void)keep;
+	return -EOPNOTSUPP;
+}
+
+static int maq_disp_attach(struct maq_xdp *x, const struct maq_disp *d,
+			   enum maq_xdp_mode want)
+{
+	(void)x;
+	(void)d;
+	(void)want;
+	return -EOPNOTSUPP;
+}
+
+bool maq_xdp_libxdp(void)
+{
+	return false;
+}
+#endif
+
+/*
+ * Where the relay goes on @ifindex: 0 attached alone (nothing there, or a
+ * maquis relay to replace), 1 into the dispatcher @d; -EBUSY when somebody
+ * else's program is there and is no dispatcher (or libxdp is missing).
+ */
+static int maq_where(int ifindex, struct maq_disp *d)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int err;
+
+	memset(d, 0, sizeof(*d));
+	err = maq_query(ifindex, &q);
+	if (err || !q.prog_id)
+		return err < 0 ? err : 0;
+	err = maq_disp_read(ifindex, 0, d);
+	if (err)
+		return err;
+	return d->id ? 1 : -EBUSY;
+}
+
+uint32_t maq_xdp_dispatcher_id(const struct maq_xdp *x)
+{
+	struct maq_disp d;
+
+	if (!x->prog_id || maq_disp_read(x->ifindex, 0, &d) ||
+	    d.relay_id != x->prog_id)
+		return 0;
+	return d.id;
 }
 
 /* ---- the variant -------------------------------------------------------- */
@@ -556,10 +836,11 @@ int maq_xdp_open(const char *ifname, const struct maq_xdp_opts *opts,
 	uint32_t len = sizeof(info), zero = 0;
 	char path[PATH_MAX];
 	bool fresh = true, tx_reused = false;
+	struct maq_disp disp;
 	struct maq_xdp *x;
 	struct stat st;
+	int err, multi = 0;
 	size_t i;
-	int err;
 
 	*xp = NULL;
 	if (!maq_ifname_ok(ifname))
@@ -625,7 +906,17 @@ int maq_xdp_open(const char *ifname, const struct maq_xdp_opts *opts,
 					       o.max_circuits);
 	if (err)
 		goto err_destroy;
-	err = maq_skel_load(x);
+	/*
+	 * Into a dispatcher, libxdp loads the program (as a freplace of one
+	 * of its slots) and attaches it at once: until the config below is
+	 * written it passes everything on, as it does on a port not its own.
+	 */
+	multi = maq_where(x->ifindex, &disp);
+	if (multi < 0) {
+		err = multi;
+		goto err_destroy;
+	}
+	err = multi ? maq_disp_attach(x, &disp, o.mode) : maq_skel_load(x);
 	if (err)
 		goto err_destroy;
 	if (x->pure)
@@ -658,8 +949,9 @@ int maq_xdp_open(const char *ifname, const struct maq_xdp_opts *opts,
 	if (err)
 		goto err_destroy;
 
-	err = maq_attach(x->ifindex, bpf_program__fd(maq_prog(x)), o.mode,
-			 &x->mode);
+	if (!multi)
+		err = maq_attach(x->ifindex, bpf_program__fd(maq_prog(x)),
+				 o.mode, &x->mode);
 	if (err)
 		goto err_destroy;
 	memset(&info, 0, sizeof(info));
@@ -669,6 +961,8 @@ int maq_xdp_open(const char *ifname, const struct maq_xdp_opts *opts,
 	return 0;
 
 err_destroy:
+	if (multi > 0 && x->prog_id)
+		maq_disp_detach_id(x->ifindex, x->prog_id, x->mode);
 	maq_skel_destroy(x);
 err_unpin:
 	/* Pins we made for nothing go; an earlier setup's stay as they were. */
@@ -706,6 +1000,7 @@ int maq_xdp_open_pinned(const char *ifname, const char *pin_root,
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	struct maq_xdp_config cfg;
 	char path[PATH_MAX];
+	struct maq_disp d;
 	struct maq_xdp *x;
 	int err, v;
 
@@ -751,6 +1046,11 @@ int maq_xdp_open_pinned(const char *ifname, const char *pin_root,
 			x->prog_id = q.prog_id;
 			x->mode = maq_mode_of(q.attach_mode);
 			x->variant = v;
+		} else if (!v && !maq_disp_read(x->ifindex, 0, &d) &&
+			   d.relay_id) {
+			x->prog_id = d.relay_id;
+			x->mode = d.mode;
+			x->variant = d.variant;
 		}
 	}
 	if (x->variant == MAQ_XDP_VARIANT_PURE) {
@@ -794,6 +1094,7 @@ int maq_xdp_status(const char *ifname, const char *pin_root,
 	struct maq_xdp_config cfg;
 	char path[PATH_MAX];
 	int ifindex, err, v;
+	struct maq_disp d;
 
 	memset(st, 0, sizeof(*st));
 	if (!maq_ifname_ok(ifname))
@@ -805,21 +1106,25 @@ int maq_xdp_status(const char *ifname, const char *pin_root,
 	if (err)
 		return err;
 	st->pinned = !access(path, F_OK);
-	err = bpf_xdp_query(ifindex, 0, &q);
-	if (err)
-		return err;
-	if (!q.prog_id)
-		return 0;
-	v = maq_prog_is_relay(q.prog_id);
-	if (v < 0)
-		return v;
+	v = maq_query(ifindex, &q);
+	if (v < 0 || !q.prog_id)
+		return v < 0 ? v : 0;
+	st->mode = maq_mode_of(q.attach_mode);
 	if (!v) {
-		st->other_prog_id = q.prog_id;
-		return 0;
+		err = maq_disp_read(ifindex, 0, &d);
+		if (err)
+			return err;
+		st->dispatcher_id = d.id;
+		st->shared_with = d.others;
+		if (!d.relay_id) {
+			st->other_prog_id = q.prog_id;
+			return 0;
+		}
+		v = d.variant;
+		q.prog_id = d.relay_id;
 	}
 	st->prog_id = q.prog_id;
 	st->variant = v;
-	st->mode = maq_mode_of(q.attach_mode);
 	if (v == MAQ_XDP_VARIANT_KFUNC && !maq_config_read(root, ifname, &cfg))
 		st->dev_ifindex = cfg.dev_ifindex;
 	return 0;
@@ -831,16 +1136,19 @@ static int maq_detach_index(int ifindex)
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
 	LIBBPF_OPTS(bpf_xdp_attach_opts, ao);
 	enum maq_xdp_mode mode;
+	struct maq_disp d;
 	int err, fd;
 
-	err = bpf_xdp_query(ifindex, 0, &q);
-	if (err)
-		return err;
-	if (!q.prog_id)
-		return 0;
-	err = maq_prog_is_relay(q.prog_id);
-	if (err <= 0)
-		return err ? err : -EBUSY;
+	err = maq_query(ifindex, &q);
+	if (err < 0 || !q.prog_id)
+		return err < 0 ? err : 0;
+	if (!err) {
+		/* ours among a dispatcher's programs: only ours go */
+		err = maq_disp_read(ifindex, 0, &d);
+		if (!err && !d.relay_id)
+			err = -EBUSY;
+		return err ? err : maq_disp_prune(ifindex, 0);
+	}
 	mode = maq_mode_of(q.attach_mode);
 	if (mode == MAQ_XDP_MODE_AUTO)
 		return -EBUSY;

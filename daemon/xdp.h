@@ -102,9 +102,18 @@ int maq_xdp_kfunc_probe(const char *btf_path);
  * root is not on bpffs (in `ip netns exec`, whose fresh /sys hides
  * /sys/fs/bpf: enter the namespace with setns instead).
  * A maquis relay program already on the interface (maq_relay, or
- * maq_relay_kfunc) is replaced, whichever variant it is; any other XDP
- * program is left alone (-EBUSY).  The program stays attached and the maps
- * pinned after maq_xdp_close(): a restarted daemon finds its hops again.
+ * maq_relay_kfunc) is replaced, whichever variant it is.  When the
+ * interface's program is libxdp's dispatcher (somebody else's programs
+ * attached through libxdp), the relay joins it as one more program, in
+ * the dispatcher's mode (-EBUSY if @opts asks for the other), replacing a
+ * relay of ours in it; XDP_PASS, what the relay returns for anything not
+ * its own, goes on to the next program; -ENOEXEC when the kernel refuses
+ * it there (a dispatcher whose slots do not say they may change packet
+ * data, as libxdp's before mid-2025, on a kernel since 6.13 or 6.12.y).
+ * Any other XDP program, or any without libxdp (maq_xdp_libxdp()), is
+ * left alone (-EBUSY).  The program
+ * stays attached and the maps pinned after maq_xdp_close(): a restarted
+ * daemon finds its hops again.
  */
 int maq_xdp_open(const char *ifname, const struct maq_xdp_opts *opts,
 		 struct maq_xdp **xp);
@@ -125,6 +134,16 @@ const char *maq_xdp_mode_name(enum maq_xdp_mode mode);
 enum maq_xdp_variant maq_xdp_variant(const struct maq_xdp *x);
 const char *maq_xdp_variant_name(enum maq_xdp_variant v);
 uint32_t maq_xdp_prog_id(const struct maq_xdp *x);
+/*
+ * The libxdp dispatcher the relay runs in, asked anew (libxdp replaces the
+ * dispatcher whenever a program joins or leaves); 0: attached alone.
+ */
+uint32_t maq_xdp_dispatcher_id(const struct maq_xdp *x);
+/*
+ * Whether libxdp can be used here: built with it (MAQ_HAVE_LIBXDP) and
+ * libxdp.so.1 loadable.
+ */
+bool maq_xdp_libxdp(void);
 
 /*
  * What is on @ifname now, read back from the kernel (bpf_xdp_query() and
@@ -133,9 +152,17 @@ uint32_t maq_xdp_prog_id(const struct maq_xdp *x);
 struct maq_xdp_status {
 	uint32_t prog_id;		/* a maquis relay's; 0: none attached */
 	enum maq_xdp_variant variant;	/* PURE or KFUNC (AUTO: none) */
-	enum maq_xdp_mode mode;		/* NATIVE or GENERIC (AUTO: none) */
+	/* NATIVE or GENERIC (AUTO: nothing attached): how the interface's
+	 * program is attached, the relay's or its dispatcher's
+	 */
+	enum maq_xdp_mode mode;
 	uint32_t dev_ifindex;		/* kfunc: the maquis device served */
-	uint32_t other_prog_id;		/* somebody else's XDP program */
+	uint32_t other_prog_id;		/* somebody else's, no relay of ours in it */
+	/* the interface's program is libxdp's dispatcher (the relay may be
+	 * one of its programs), with @shared_with programs of others
+	 */
+	uint32_t dispatcher_id;
+	int shared_with;
 	bool pinned;			/* <root>/<ifname>/maq_stats exists */
 };
 int maq_xdp_status(const char *ifname, const char *pin_root,
@@ -225,8 +252,10 @@ int maq_xdp_prime(const union maq_sockaddr *to);
 int maq_xdp_prime_all(struct maq_xdp *x);
 
 /*
- * Detach the program from the interface (if it is a maquis relay) and unpin
- * that interface's maps; the shared maps go with the last interface.
+ * Detach the program from the interface (if it is a maquis relay, or take
+ * ours out of libxdp's dispatcher, leaving the others' programs running)
+ * and unpin that interface's maps; the shared maps go with the last
+ * interface.
  * maq_xdp_detach_ifname() does the same without an open handle, for
  * `maquis xdp detach`, and also cleans up after an interface that is gone.
  * The handle is closed either way.
