@@ -7,20 +7,27 @@
 # daemon must attach the kfunc variant (the module's crypto and circuit
 # table) to its eth0 and report it in `maquis show`; a 3-hop circuit's
 # cells must cross every relay by XDP (its counters), and SIGTERM must
-# detach the program and remove its pins.  Generic mode: native XDP_TX
+# detach the program and remove its pins.  Then r2's daemon restarts with
+# xdp-filter (xdp-tools) already on its eth0 in libxdp's dispatcher: it
+# must join the dispatcher, relay a new circuit's cells by XDP from there,
+# and leave xdp-filter running when it stops; libxdp's dispatcher object
+# is tests/bpf/libxdp_dispatcher.bpf.o (see tests/bpf/libxdp.sh: Debian
+# 12's is refused for the relay by this kernel), its bpffs the scratch
+# one (LIBXDP_BPFFS).  Generic mode: native XDP_TX
 # into a veth whose peer is a bridge port is not delivered here, which
 # tests/bpf/chain.sh's back-to-back veths do not meet.  bpffs is mounted in
 # the scratch folder: `ip netns exec` hides /sys/fs/bpf.  Prints KTAP.
 #
 # Needs root, maquis.ko, veth, bridge, BTF, iperf3, ping;
-# tests/bpf/chain/maqchain built on the host (make -C tests/bpf/chain).
+# tests/bpf/chain/maqchain built on the host (make -C tests/bpf/chain); the
+# shared part xdp-tools, maquis built with libxdp and make -C tests/bpf.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 TB_NRELAYS=3 TB_ENDS="a b"
 maqchain=$top/tests/bpf/chain/maqchain
-PLAN=5
+PLAN=6
 
 . "$top/tests/lib/ktap.sh"
 . "$here/testbed.sh"
@@ -110,6 +117,53 @@ t_destroy() {
 	done
 }
 
+# xdp-loader on HOST's eth0, libxdp's view: the programs in its dispatcher
+components() {
+	nsenter --net="/run/netns/tb-$1" env LIBXDP_BPFFS="$BPFFS" \
+		LIBXDP_OBJECT_PATH="$TB/lx" xdp-loader status eth0 |
+		awk '$1 == "=>" {print $3}' | sort | tr '\n' ' '
+}
+
+dispatched() { [[ $(show "$1" xdp_dispatcher) =~ ^[0-9]+$ ]]; }
+
+t_shared() {
+	local o out c cin cout
+
+	command -v xdp-filter >/dev/null && command -v xdp-loader >/dev/null ||
+		{ log "no xdp-tools"; exit 4; }
+	[[ -f $top/tests/bpf/libxdp_dispatcher.bpf.o ]] ||
+		{ log "no tests/bpf/libxdp_dispatcher.bpf.o"; exit 4; }
+	# built with libxdp: it dlopen()s it by that name
+	grep -q libxdp.so.1 "$maquisd" || { log "maquisd built without libxdp"; exit 4; }
+	mkdir -p "$TB/lx"
+	for o in "$(dirname "$(ls /usr/lib/*/bpf/xdp-dispatcher.o | head -1)")"/*.o; do
+		ln -sf "$o" "$TB/lx/"
+	done
+	ln -sf "$top/tests/bpf/libxdp_dispatcher.bpf.o" "$TB/lx/xdp-dispatcher.o"
+	export LIBXDP_BPFFS=$BPFFS LIBXDP_OBJECT_PATH=$TB/lx
+
+	tb_kill r2 TERM
+	nsenter --net=/run/netns/tb-r2 xdp-filter load -m skb eth0
+	[[ $(components r2) == "xdpfilt_alw_all " ]]
+	touch "$TB/shared"
+	tb_start r2
+	wait_for 10 dispatched r2
+	log "r2: $(mq r2 show 2>/dev/null | grep -E '^maquisd.xdp' | cut -f2- | tr -s '\t\n' ' ')"
+	[[ $(show r2 xdp_variant) == kfunc && $(show r2 xdp_mode) == generic ]]
+	[[ $(components r2) == "maq_relay_kfunc xdpfilt_alw_all " ]]
+	tb_converge 60
+	out=$(mq a circuit build --hops 3 --to 172.31.0.2)
+	log "$out"
+	c=$(echo "$out" | cut -f1)
+	[[ $c =~ ^[0-9]+$ ]]
+	cin=$(xval r2 cells-in)
+	n a ping -c 20 -W 2 -i 0.2 172.31.0.2 | tail -2 | sed 's/^/# /'
+	cout=$(xval r2 cells-out)
+	log "r2 in libxdp's dispatcher: XDP cells-in $cin -> $(xval r2 cells-in), cells-out $cout"
+	(($(xval r2 cells-in) >= cin + 40 && cout >= 40))
+	mq a circuit destroy "$c" >/dev/null
+}
+
 t_stop() {
 	local h p left pids=()
 
@@ -127,7 +181,12 @@ t_stop() {
 	done
 	for h in "${TB_RELAYS[@]}"; do
 		grep -q "xdp: detached from eth0" "$TB/$h.log"
-		! n "$h" ip link show dev eth0 | grep -q 'prog/xdp'
+		if [[ $h == r2 && -e $TB/shared ]]; then
+			# out of the dispatcher, xdp-filter left running
+			[[ $(components r2) == "xdpfilt_alw_all " ]]
+		else
+			! n "$h" ip link show dev eth0 | grep -q 'prog/xdp'
+		fi
 		left=$(find "$BPFFS/tb-$h" -mindepth 1 2>/dev/null || true)
 		[[ -z $left ]] || { log "$h: pins left: $left"; return 1; }
 	done
@@ -153,5 +212,7 @@ run "circuit build --hops 3 from a to b" t_build
 CIRCUIT=$(cat "$TB/circuit" 2>/dev/null)
 run "ping and iperf3: every relay's cells cross XDP" t_traffic
 run "destroy leaves no circuit" t_destroy
-run "SIGTERM: XDP detached, pins removed" t_stop
+run "r2 restarted beside xdp-filter: joins libxdp's dispatcher, relays by XDP" \
+	t_shared
+run "SIGTERM: XDP detached (xdp-filter left on r2), pins removed" t_stop
 ktap_finished
