@@ -53,6 +53,8 @@
 #define INTRO_MAX_FAILS		3	/* then another relay */
 #define E2E_MTU			1268	/* 1292 less the end-to-end 24 */
 
+#define SHUN_MAX		(MAQ_ALIAS_MAX_INTRO + 1)
+#define RP_SAMPLE		16	/* relays a rendezvous relay is drawn from */
 #define POINTS_MAX		1024	/* intro and rendezvous points */
 #define COOKIE_LIFE_MS		60000
 #define SEEN_COOKIES		256
@@ -66,8 +68,12 @@ struct alink {
 	enum link_kind kind;
 	struct maqd_want want;		/* want.owner == this */
 	u32 id;				/* origin circuit, 0 until up */
+	u32 handle;			/* of the origin we built last */
 	bool building;
 	void *up;			/* struct intro or struct session */
+	/* relays its path leaves out: the other intro points, the RP */
+	u8 shun[SHUN_MAX][MAQ_ID_PK_LEN];
+	unsigned int n_shun;
 };
 
 enum intro_state { I_DOWN, I_BUILDING, I_ASKED, I_UP };
@@ -97,6 +103,8 @@ struct owned {
 	u64 s_since;
 	struct intro intro[N_INTRO];
 	u64 rec_expires;
+	u64 rec_published;		/* of the last record, for the next */
+	unsigned int rec_intros;	/* intro points it lists */
 	u64 next_publish_ms;
 	u8 seen[SEEN_COOKIES][MAQ_ALIAS_COOKIE_LEN];
 	unsigned int n_seen;
@@ -465,7 +473,24 @@ static void link_init(struct alink *l, enum link_kind kind, void *up)
 	l->want.from_config = true;
 }
 
-/* Build to relay @relay; -errno with @err. */
+/*
+ * Leave relay @id off @l's next path.  An intro relay or the RP that was
+ * also a hop of another circuit of the meeting would see an end's address
+ * next to a circuit it can tie to the alias by timing.
+ */
+static void link_shun(struct alink *l, const u8 id[MAQ_ID_PK_LEN])
+{
+	unsigned int i;
+
+	if (maq_all_zero(id, MAQ_ID_PK_LEN) || l->n_shun == SHUN_MAX)
+		return;
+	for (i = 0; i < l->n_shun; i++)
+		if (!memcmp(l->shun[i], id, MAQ_ID_PK_LEN))
+			return;
+	memcpy(l->shun[l->n_shun++], id, MAQ_ID_PK_LEN);
+}
+
+/* Build to relay @relay, none of @l's shunned relays on the way. */
 static int link_build(struct maqd *d, struct alink *l,
 		      const u8 relay[MAQ_ID_PK_LEN], char *err, size_t errlen)
 {
@@ -474,8 +499,19 @@ static int link_build(struct maqd *d, struct alink *l,
 	maqd_b64(relay, MAQ_ID_PK_LEN, l->want.to, sizeof(l->want.to));
 	l->want.hops = d->conf.hops;
 	l->want.lifetime = d->conf.lifetime;
+	l->want.shun = (const u8 (*)[MAQ_ID_PK_LEN])l->shun;
+	l->want.n_shun = l->n_shun;
+	/*
+	 * liveness's suspects would replace the shunned relays as the
+	 * path's exclusions (and be dropped when too few are left): the
+	 * shunned ones matter more, local trust keeps the bad ones out
+	 */
+	l->want.n_exclude = 0;
 	ret = maqd_build(d, &l->want, NULL, err, errlen);
 	l->building = !ret;
+	/* maqd_build() put the new origin first */
+	if (!ret)
+		l->handle = d->origins->handle;
 	return ret;
 }
 
@@ -540,20 +576,6 @@ static int send_back(struct maqd *d, u32 hop, u8 type, u8 status)
 
 /* --- service: own aliases --------------------------------------------------- */
 
-static bool name_ok(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (!n || n > 32)
-		return false;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
-		      s[i] == '_'))
-			return false;
-	return true;
-}
-
 static int key_file(const struct maqd *d, const char *name, char *buf,
 		    size_t len)
 {
@@ -605,7 +627,7 @@ static void owned_load(struct maqd *d)
 			continue;
 		snprintf(name, sizeof(name), "%.*s", (int)(n - 10),
 			 de->d_name + 6);
-		if (!name_ok(name) || key_file(d, name, path, sizeof(path)))
+		if (!maq_alias_name_ok(name) || key_file(d, name, path, sizeof(path)))
 			continue;
 		if (maq_identity_load(path, &id, err, sizeof(err))) {
 			log_warn("alias %s: %s", name, err);
@@ -647,7 +669,7 @@ static int alias_new(struct maqd *d, const char *name, struct maq_ipc_out *o,
 
 	if (!*name)
 		name = "default";
-	if (!name_ok(name)) {
+	if (!maq_alias_name_ok(name)) {
 		snprintf(err, errlen,
 			 "alias name '%.32s': 1 to 32 of a-z 0-9 - _", name);
 		return -EINVAL;
@@ -680,23 +702,64 @@ static int alias_new(struct maqd *d, const char *name, struct maq_ipc_out *o,
 	return 0;
 }
 
-/* A relay for an introduction point: random, not one @a uses already. */
+static struct alink *link_of(const struct maqd_origin *o);
+
+/* Is relay @id a hop of a circuit of @a's (intro points, rendezvous)? */
+static bool on_path(const struct maqd *d, const struct owned *a,
+		    const u8 id[MAQ_ID_PK_LEN])
+{
+	const struct maqd_origin *o;
+	const struct alink *l;
+	unsigned int k;
+
+	for (o = d->origins; o; o = o->next) {
+		l = link_of(o);
+		if (!l || (l->kind == L_INTRO_SVC ?
+			   ((const struct intro *)l->up)->a != a :
+			   l->kind != L_RV_SVC ||
+			   ((const struct session *)l->up)->svc != a))
+			continue;
+		for (k = 0; k + 1 < o->n; k++)
+			if (!memcmp(o->path[k], id, MAQ_ID_PK_LEN))
+				return true;
+	}
+	return false;
+}
+
+/*
+ * A relay for an introduction point: random, none of @a's intro relays
+ * (nor the one @in had), and if it can be, a hop of none of its circuits.
+ */
 static const struct maq_relay *intro_pick(struct maqd *d, struct owned *a)
 {
-	const struct maq_relay *pick[N_INTRO + 4];
-	unsigned int n, i, k;
+	const struct maq_relay *pick[N_INTRO + 6];
+	unsigned int n, i, k, pass;
 
-	n = maq_view_sample(&d->view, maqd_wall(), pick, N_INTRO + 4);
-	for (i = 0; i < n; i++) {
-		for (k = 0; k < N_INTRO; k++)
-			if (a->intro[k].state != I_DOWN &&
-			    !memcmp(a->intro[k].relay, pick[i]->d.identity,
-				    MAQ_ID_PK_LEN))
-				break;
-		if (k == N_INTRO)
-			return pick[i];
-	}
+	n = maq_view_sample(&d->view, maqd_wall(), pick, N_INTRO + 6);
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < n; i++) {
+			for (k = 0; k < N_INTRO; k++)
+				if (!memcmp(a->intro[k].relay,
+					    pick[i]->d.identity,
+					    MAQ_ID_PK_LEN))
+					break;
+			if (k == N_INTRO && (pass ||
+					     !on_path(d, a, pick[i]->d.identity)))
+				return pick[i];
+		}
 	return NULL;
+}
+
+/* The other intro relays of @in's alias (all, @in NULL), off @l's path. */
+static void shun_intros(struct alink *l, const struct owned *a,
+			const struct intro *in)
+{
+	unsigned int k;
+
+	l->n_shun = 0;
+	for (k = 0; k < N_INTRO; k++)
+		if (&a->intro[k] != in)
+			link_shun(l, a->intro[k].relay);
 }
 
 static void intro_start(struct maqd *d, struct intro *in)
@@ -704,6 +767,7 @@ static void intro_start(struct maqd *d, struct intro *in)
 	char err[256], hex[17];
 
 	in->state = I_BUILDING;
+	shun_intros(&in->l, in->a, in);
 	if (link_build(d, &in->l, in->relay, err, sizeof(err))) {
 		log_info("alias %s: intro relay %s: %s", in->a->name,
 			 hex16(in->relay, hex), err);
@@ -713,8 +777,8 @@ static void intro_start(struct maqd *d, struct intro *in)
 	}
 }
 
-/* A new relay and token for intro point @in. */
-static bool intro_new(struct maqd *d, struct intro *in)
+/* A new relay and token for intro point @in; not started. */
+static bool intro_assign(struct maqd *d, struct intro *in)
 {
 	const struct maq_relay *r = intro_pick(d, in->a);
 
@@ -723,8 +787,51 @@ static bool intro_new(struct maqd *d, struct intro *in)
 	link_release(d, &in->l);
 	memcpy(in->relay, r->d.identity, MAQ_ID_PK_LEN);
 	randombytes_buf(in->token, sizeof(in->token));
+	in->state = I_DOWN;
 	in->fails = 0;
 	in->a->dirty = true;
+	return true;
+}
+
+/*
+ * Intro point @in moved to another relay: the other points' circuits that
+ * pass through it are built anew without it (their tokens stay).
+ */
+static void intro_moved(struct maqd *d, struct intro *in)
+{
+	const struct maqd_origin *o;
+	struct intro *x;
+	unsigned int k, j;
+
+	for (k = 0; k < N_INTRO; k++) {
+		x = &in->a->intro[k];
+		if (x == in || x->state == I_DOWN)
+			continue;
+		for (o = d->origins; o; o = o->next) {
+			if (o->want != &x->l.want)
+				continue;
+			for (j = 0; j + 1 < o->n; j++)
+				if (!memcmp(o->path[j], in->relay,
+					    MAQ_ID_PK_LEN))
+					break;
+			if (j + 1 < o->n)
+				break;
+		}
+		if (!o)
+			continue;
+		link_release(d, &x->l);
+		if (x->state == I_UP)
+			x->a->dirty = true;
+		x->state = I_DOWN;
+		x->retry_ms = 0;
+	}
+}
+
+static bool intro_new(struct maqd *d, struct intro *in)
+{
+	if (!intro_assign(d, in))
+		return false;
+	intro_moved(d, in);
 	intro_start(d, in);
 	return true;
 }
@@ -770,9 +877,13 @@ static int alias_publish(struct maqd *d, const char *name,
 			a->n_s = 1;
 			a->s_since = maqd_wall();
 		}
+		/* every relay chosen first: each path leaves the others out */
 		n = 0;
 		for (i = 0; i < N_INTRO; i++)
-			n += intro_new(d, &a->intro[i]);
+			n += intro_assign(d, &a->intro[i]);
+		for (i = 0; i < N_INTRO; i++)
+			if (!maq_all_zero(a->intro[i].relay, MAQ_ID_PK_LEN))
+				intro_start(d, &a->intro[i]);
 		if (!n) {
 			snprintf(err, errlen,
 				 "no relay known to introduce through (gossip not converged?)");
@@ -796,7 +907,7 @@ static void publish(struct maqd *d, struct owned *a)
 	u8 raw[MAQ_ALIAS_REC_LEN];
 	u64 now = maqd_wall();
 	unsigned int i, k;
-	u32 day = maq_alias_day(now);
+	u32 day;
 
 	a->dirty = false;
 	a->next_publish_ms = now_ms() + REC_REPUBLISH_MS;
@@ -819,6 +930,15 @@ static void publish(struct maqd *d, struct owned *a)
 	if (!r.n_intro)
 		return;
 	memcpy(r.service_x, a->s[0].pk, MAQ_ALIAS_X_LEN);
+	/*
+	 * a store keeps a record only when it is newer than the one it holds:
+	 * records made within one second (intro points coming up together)
+	 * must still replace each other
+	 */
+	if (now <= a->rec_published)
+		now = a->rec_published + 1;
+	a->rec_published = now;
+	day = maq_alias_day(now);
 	for (k = 0; k < 2; k++) {
 		r.day = day + k;
 		r.published = now;
@@ -833,6 +953,7 @@ static void publish(struct maqd *d, struct owned *a)
 		store_offer(d, raw, sizeof(raw), NULL);
 	}
 	a->rec_expires = r.expires;
+	a->rec_intros = r.n_intro;
 	log_info("alias %s: record published, %u intro points, expires in %d s",
 		 a->name, r.n_intro, REC_LIFE);
 }
@@ -954,12 +1075,18 @@ static void client_introduce_next(struct maqd *d, struct session *s)
 {
 	struct maq_alias_intro *in;
 	char err[256], hex[17];
+	unsigned int k;
 
 	link_release(d, &s->intro);
 	while (s->tried < s->rec.n_intro) {
 		in = &s->rec.intro[s->tried++];
 		snprintf(s->step, sizeof(s->step), "intro relay %s",
 			 hex16(in->relay, hex));
+		s->intro.n_shun = 0;
+		link_shun(&s->intro, s->rp);
+		for (k = 0; k < s->rec.n_intro; k++)
+			if (k != s->tried - 1)
+				link_shun(&s->intro, s->rec.intro[k].relay);
 		if (!link_build(d, &s->intro, in->relay, err, sizeof(err)))
 			return;
 		log_info("alias: intro relay %s: %s", hex, err);
@@ -1016,19 +1143,33 @@ static enum maq_arec_err record_lookup(const u8 pk[MAQ_ALIAS_PK_LEN],
 	return best;
 }
 
+/* Is relay @id the first hop of a circuit of ours? */
+static bool first_hop(const struct maqd *d, const u8 id[MAQ_ID_PK_LEN])
+{
+	const struct maqd_origin *o;
+
+	for (o = d->origins; o; o = o->next)
+		if (o->n && !memcmp(o->path[0], id, MAQ_ID_PK_LEN))
+			return true;
+	return false;
+}
+
 static int alias_connect(struct maqd *d, const char *alias,
 			 struct maqd_conn *c, char *err, size_t errlen)
 {
-	const struct maq_relay *pick[N_INTRO + 2];
+	const struct maq_relay *pick[RP_SAMPLE];
 	struct maq_onion_key eph;
 	enum maq_arec_err e;
 	struct session *s;
-	unsigned int n, i, k;
-	char hex[17];
+	unsigned int n, i, k, pass;
+	char hex[17], a[MAQ_ALIAS_STR_LEN + 1];
+	const char *why = "not 52 base32 characters";
 	u8 pk[MAQ_ALIAS_PK_LEN];
 
-	if (maq_alias_decode(alias, pk)) {
-		snprintf(err, errlen, "'%.60s' is not a valid alias", alias);
+	snprintf(a, sizeof(a), "%s", alias);
+	if (maq_alias_arg(a, pk, &why) != 1) {
+		snprintf(err, errlen, "'%.60s' is not a valid alias: %s", alias,
+			 why);
 		return -EINVAL;
 	}
 	if (maq_dp_kind(d->dp) != MAQ_DP_MODULE) {
@@ -1057,16 +1198,22 @@ static int alias_connect(struct maqd *d, const char *alias,
 		return e == MAQ_AREC_N_ERRS ? -ENOENT : e == MAQ_AREC_EXPIRED ?
 		       -ETIME : -EBADMSG;
 	}
-	/* a rendezvous relay that is none of the intro points */
-	n = maq_view_sample(&d->view, maqd_wall(), pick, N_INTRO + 2);
-	for (i = 0; i < n; i++) {
-		for (k = 0; k < s->rec.n_intro; k++)
-			if (!memcmp(pick[i]->d.identity, s->rec.intro[k].relay,
-				    MAQ_ID_PK_LEN))
+	/*
+	 * a rendezvous relay that is none of the intro points and, if it can
+	 * be, not the first hop of a circuit of ours: it would see our address
+	 */
+	n = maq_view_sample(&d->view, maqd_wall(), pick, RP_SAMPLE);
+	for (pass = 0, i = n; pass < 2 && i == n; pass++)
+		for (i = 0; i < n; i++) {
+			for (k = 0; k < s->rec.n_intro; k++)
+				if (!memcmp(pick[i]->d.identity,
+					    s->rec.intro[k].relay,
+					    MAQ_ID_PK_LEN))
+					break;
+			if (k == s->rec.n_intro &&
+			    (pass || !first_hop(d, pick[i]->d.identity)))
 				break;
-		if (k == s->rec.n_intro)
-			break;
-	}
+		}
 	if (i == n) {
 		snprintf(err, errlen, "no relay to meet at (gossip not converged?)");
 		s->dead = true;
@@ -1094,6 +1241,8 @@ static int alias_connect(struct maqd *d, const char *alias,
 	}
 	snprintf(s->step, sizeof(s->step), "rendezvous relay %s",
 		 hex16(s->rp, hex));
+	for (k = 0; k < s->rec.n_intro; k++)
+		link_shun(&s->rv, s->rec.intro[k].relay);
 	if (link_build(d, &s->rv, s->rp, err, errlen)) {
 		session_end(d, s);
 		return -EHOSTUNREACH;
@@ -1109,9 +1258,18 @@ static int alias_connect(struct maqd *d, const char *alias,
 
 /* --- circuit events ------------------------------------------------------- */
 
+/*
+ * The link of our circuit @o.  A circuit built for a link's want by
+ * someone else (liveness replacing one it found silent) is none: it gets
+ * no alias route nor e2e key and is closed once up, and the rendezvous
+ * ends with the old circuit (PROTOCOL 9.4: meeting circuits are not
+ * replaced).
+ */
 static struct alink *link_of(const struct maqd_origin *o)
 {
-	return o->want && o->want->bare ? o->want->owner : NULL;
+	struct alink *l = o->want && o->want->bare ? o->want->owner : NULL;
+
+	return l && o->handle == l->handle ? l : NULL;
 }
 
 void maqd_alias_throwaway(struct maq_prefix *p)
@@ -1130,7 +1288,7 @@ void maqd_alias_install(struct maqd *d, struct maqd_origin *o,
 	struct session *s;
 
 	(void)d;
-	if (!l && o->want != &orphans)
+	if (!l && !(o->want && o->want->bare))
 		return;
 	if (!l || (l->kind != L_RV_CLI && l->kind != L_RV_SVC)) {
 		/* intro circuits carry nothing, but circuit-new wants a route */
@@ -1153,8 +1311,8 @@ void maqd_alias_up(struct maqd *d, struct maqd_origin *o)
 	struct session *s;
 	struct intro *in;
 
-	if (o->want == &orphans || (l && !l->building)) {
-		/* a build we let go of meanwhile */
+	if (o->want && o->want->bare && (!l || !l->building)) {
+		/* a build we let go of meanwhile, or not ours */
 		o->want = NULL;
 		maqd_origin_close(d, o, (int)o->n - 1);
 		return;
@@ -1403,6 +1561,7 @@ static void service_introduce(struct maqd *d, struct intro *in,
 	}
 	log_info("alias %s: introduced, meeting at %s", a->name,
 		 hex16(s->rp, hex));
+	shun_intros(&s->rv, a, NULL);
 	if (link_build(d, &s->rv, s->rp, err, sizeof(err))) {
 		log_info("alias %s: rendezvous relay %s: %s", a->name, hex,
 			 err);
@@ -1642,6 +1801,7 @@ static void alias_list(struct maqd *d, struct maq_ipc_out *o)
 		for (i = 0, n = 0; i < N_INTRO; i++)
 			n += a->intro[i].state == I_UP;
 		maq_ipc_put(o, "intros", "%u", n);
+		maq_ipc_put(o, "recorded", "%u", a->rec_intros);
 		for (i = 0; i < N_INTRO && a->publishing; i++)
 			maq_ipc_put(o, "intro", "%s:%s",
 				    hex16(a->intro[i].relay, hex),

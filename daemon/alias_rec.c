@@ -75,6 +75,51 @@ int maq_alias_decode(const char *s, u8 pk[MAQ_ALIAS_PK_LEN])
 	return 0;
 }
 
+static char lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+int maq_alias_arg(char *s, u8 pk[MAQ_ALIAS_PK_LEN], const char **why)
+{
+	size_t i, n = strlen(s);
+
+	for (i = 0; i < n; i++)
+		if (b32_val(lower(s[i])) < 0)
+			return 0;
+	if (n < 48)
+		return 0;
+	if (n != MAQ_ALIAS_STR_LEN) {
+		*why = "an alias is 52 characters";
+		return -EINVAL;
+	}
+	for (i = 0; i < n; i++)
+		s[i] = lower(s[i]);
+	if (b32_val(s[n - 1]) & 15) {
+		*why = "an alias ends in 'a' or 'q' (bits past the key are 0)";
+		return -EINVAL;
+	}
+	if (maq_alias_decode(s, pk)) {
+		*why = "not an Ed25519 public key";
+		return -EINVAL;
+	}
+	return 1;
+}
+
+bool maq_alias_name_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (!n || n > MAQ_ALIAS_NAME_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
+		      s[i] == '_'))
+			return false;
+	return true;
+}
+
 void maq_alias_addr(const u8 pk[MAQ_ALIAS_PK_LEN], struct in6_addr *a)
 {
 	crypto_generichash_state st;

@@ -44,7 +44,19 @@ bool maq_alias_form(const char *s);
 /* -EINVAL: not 52 base32 characters, stray bits, or not a usable key. */
 int maq_alias_decode(const char *s, u8 pk[MAQ_ALIAS_PK_LEN]);
 
-/* The service's inner address: fd00::/8 || BLAKE2b-120("maqalias", A). */
+/*
+ * What @s, where an alias may stand (`circuit build --to`), was meant as:
+ * 0 not an alias (no relay name or address is 48 or more characters of the
+ * base32 alphabet), 1 an alias (lower-cased in place, its key in @pk),
+ * -EINVAL meant as one but not valid, @why (a static string) saying how.
+ */
+int maq_alias_arg(char *s, u8 pk[MAQ_ALIAS_PK_LEN], const char **why);
+
+/* An alias's local name (key-dir/alias-NAME.key): 1 to 32 of a-z 0-9 - _ */
+#define MAQ_ALIAS_NAME_MAX	32
+bool maq_alias_name_ok(const char *s);
+
+/* The service's inner address: fd || BLAKE2b-128("maqalias" || A)[0..15). */
 void maq_alias_addr(const u8 pk[MAQ_ALIAS_PK_LEN], struct in6_addr *a);
 
 /* The blinding period of wall time @t. */

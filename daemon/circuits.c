@@ -727,6 +727,8 @@ int maqd_build(struct maqd *d, struct maqd_want *w, struct maqd_conn *waiter,
 	self = maq_view_find(&d->view, d->id.pk);
 	req.self = self ? &self->d : NULL;
 	req.now = maqd_wall();
+	req.exclude = w->shun;
+	req.n_exclude = w->n_shun;
 	ret = maqd_live_path(d, w, &req, out, err, errlen);
 	if (ret)
 		return ret;

@@ -25,6 +25,7 @@
 #include <bpf/libbpf.h>
 #include <sodium.h>
 
+#include "alias_rec.h"
 #include "ipc.h"
 #include "nl.h"
 #include "rate.h"
@@ -1335,6 +1336,30 @@ static int name_arg(struct cli *cli, const char *opt, const char *v)
 	return msg[0] ? usage_error(cli, "%s", msg) : 0;
 }
 
+/*
+ * --to ALIAS (PROTOCOL 9): lower-cased, checked here, and alone: the
+ * rendezvous circuits take the daemon's hops and lifetime.  0 when @req's
+ * destination is no alias or a valid one.
+ */
+static int to_alias(struct cli *cli, struct maq_ipc_req *req, bool opts)
+{
+	u8 pk[MAQ_ALIAS_PK_LEN];
+	const char *why = "";
+	char msg[160];
+	int rc;
+
+	rc = maq_alias_arg(req->to, pk, &why);
+	if (rc < 0) {
+		snprintf(msg, sizeof(msg), "--to: '%.60s' is not a valid alias: %s",
+			 req->to, why);
+		return usage_error(cli, "%s", msg);
+	}
+	if (rc && (opts || req->n_via))
+		return usage_error(cli, "%s",
+				   "--to ALIAS: --hops, --via and --lifetime do not apply to a rendezvous");
+	return 0;
+}
+
 static int circuit_build_args(struct cli *cli, int argc, char **argv,
 			      struct maq_ipc_req *req)
 {
@@ -1386,6 +1411,8 @@ static int circuit_build_args(struct cli *cli, int argc, char **argv,
 	}
 	if (!req->to[0])
 		return usage_error(cli, "%s", "circuit build: --to is required");
+	if (to_alias(cli, req, hops_set || life_set))
+		return 2;
 	if (req->hops && req->n_via > req->hops) {
 		char msg[64];
 
@@ -2056,7 +2083,9 @@ static int cmd_set(struct cli *cli, int argc, char **argv)
 /* --- aliases (PROTOCOL 9) ----------------------------------------------- */
 
 static const char *const alias_need[] = { "alias", "name", "address", NULL };
-static const char *const alias_nums[] = { "expires", "intros", NULL };
+static const char *const alias_nums[] = {
+	"expires", "intros", "recorded", NULL
+};
 
 /* alias new|publish [NAME]: one alias record in the reply. */
 static int alias_make(struct cli *cli, enum maq_ipc_cmd cmd, int argc,
@@ -2073,6 +2102,14 @@ static int alias_make(struct cli *cli, enum maq_ipc_cmd cmd, int argc,
 	if (argc == 2) {
 		if (name_arg(cli, "alias name", argv[1]))
 			return 2;
+		if (!maq_alias_name_ok(argv[1])) {
+			char msg[96];
+
+			snprintf(msg, sizeof(msg),
+				 "alias name '%.32s': 1 to 32 of a-z 0-9 - _",
+				 argv[1]);
+			return usage_error(cli, "%s", msg);
+		}
 		snprintf(req.name, sizeof(req.name), "%s", argv[1]);
 	}
 	rc = daemon_call(cli, &req, &r, false);
@@ -2162,16 +2199,16 @@ static int alias_list(struct cli *cli, int argc, char **argv)
 			printf(",\"address\":");
 			json_str(LF("address"));
 			printf(",\"published\":%s,\"expires_in\":%" PRId64
-			       ",\"intros\":%s,\"intro\":",
+			       ",\"intros\":%s,\"recorded\":%s,\"intro\":",
 			       strcmp(LF("published"), "1") ? "false" : "true",
-			       left, LF("intros"));
+			       left, LF("intros"), LF("recorded"));
 			json_str(intros);
 			printf("}");
 		} else if (cli->mode == OUT_TSV) {
-			printf("%s\t%s\t%s\t%s\t%" PRId64 "\t%s\t%s\n",
+			printf("%s\t%s\t%s\t%s\t%" PRId64 "\t%s\t%s\t%s\n",
 			       LF("alias"), LF("name"), LF("address"),
 			       LF("published"), left, LF("intros"),
-			       *intros ? intros : "-");
+			       *intros ? intros : "-", LF("recorded"));
 		} else {
 			printf("  %-52s %-12s %-9s %8" PRId64 "s %s\n",
 			       LF("alias"), LF("name"),

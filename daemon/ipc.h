@@ -57,10 +57,13 @@
  *             desc.rejected.bad-signature, setup.relay.ok), values u64
  *   alias-new      alias=<52 base32> name=<name> address=<inner v6>
  *   alias-publish  the same and intro=<n intro circuits being built>
- *   alias-list     per alias a record: alias=<52 base32> name=<name>
- *             address=<inner v6> published=0|1 expires=<unix s or 0>
- *             intros=<n established> intro=<id16>:<up|building|down>
- *             (repeated; before the next alias=)
+ *   alias-list     records=<n stored> records.accepted=<n>
+ *             rendezvous.joined=<n> introduce.passed=<n>; per alias a
+ *             record: alias=<52 base32> name=<name> address=<inner v6>
+ *             published=0|1 expires=<unix s or 0> intros=<n established>
+ *             recorded=<n intro points in the last record published>
+ *             intro=<id16>:<up|building|down> (repeated); then per record
+ *             stored: record=<base64 of its 512 bytes> expires=<unix s>
  *   build to=<alias>  the build fields, to=<alias address>/128, circuit
  *             the one to the rendezvous relay; failures name the step:
  *             "no record of ALIAS", "intro relay 0123..: unreachable",

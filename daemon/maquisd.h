@@ -144,6 +144,9 @@ struct maqd_want {
 	/* alias.c's circuits: to names a relay, the terminus; no route */
 	bool bare;
 	void *owner;			/* alias.c's, told of its circuits */
+	/* relays never on its path, whatever (alias.c: intro points, RP) */
+	const u8 (*shun)[MAQ_ID_PK_LEN];
+	unsigned int n_shun;
 };
 
 /* --- the daemon ----------------------------------------------------------- */

@@ -8,10 +8,14 @@
  * 0's blinded key for its day, with 1..3 intro points; a refused one comes
  * back with no intro point.  A message that parses is re-encoded to the
  * very same 256 bytes (one encoding each: nothing rides along unparsed).
- * An alias that decodes encodes back to the same 52 characters.
+ * An alias that decodes encodes back to the same 52 characters; where an
+ * alias may stand (maq_alias_arg), a string is left alone when it is not
+ * taken for one, decodes when taken as a valid one and is refused with a
+ * reason otherwise.
  */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "alias_rec.h"
 #include "fuzz.h"
@@ -92,6 +96,31 @@ static void alias_string(const u8 *buf, size_t size)
 	FUZZ_ASSERT(!strcmp(again, s), "'%s' encodes back as '%s'", s, again);
 }
 
+static void alias_arg(const u8 *buf, size_t size)
+{
+	char s[80], was[80], again[MAQ_ALIAS_STR_LEN + 1];
+	const char *why = NULL;
+	u8 pk[MAQ_ALIAS_PK_LEN];
+	int ret;
+
+	if (size >= sizeof(s) || memchr(buf, 0, size))
+		return;
+	memcpy(s, buf, size);
+	s[size] = 0;
+	strcpy(was, s);
+	ret = maq_alias_arg(s, pk, &why);
+	FUZZ_ASSERT(ret == 0 || ret == 1 || ret == -EINVAL, "ret %d", ret);
+	FUZZ_ASSERT(ret != -EINVAL || (why && *why), "refused without a reason");
+	FUZZ_ASSERT(ret != 0 || !strcmp(s, was), "'%s' changed, not an alias",
+		    was);
+	if (ret != 1)
+		return;
+	FUZZ_ASSERT(!strcasecmp(s, was), "'%s' became '%s'", was, s);
+	maq_alias_encode(again, pk);
+	FUZZ_ASSERT(!strcmp(again, s), "'%s' taken as the key of '%s'", s,
+		    again);
+}
+
 int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 {
 	u8 *buf = fuzz_copy(data, size);
@@ -99,6 +128,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	record(buf, size);
 	message(buf, size);
 	alias_string(buf, size);
+	alias_arg(buf, size);
 	free(buf);
 	return 0;
 }

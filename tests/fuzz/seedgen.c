@@ -9,6 +9,7 @@
  *
  *   seedgen DIR
  */
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -461,6 +462,12 @@ static void alias(void)
 	fuzz_identity(0, &id);
 	maq_alias_encode(s, id.pk);
 	put_text("alias", "alias-string", s);
+	/* as typed: upper case, and one character short */
+	for (i = 0; s[i]; i++)
+		s[i] = (char)toupper((unsigned char)s[i]);
+	put_text("alias", "alias-upper", s);
+	s[MAQ_ALIAS_STR_LEN - 1] = 0;
+	put_text("alias", "alias-short", s);
 }
 
 int main(int argc, char **argv)

@@ -5,6 +5,9 @@
  *  - an alias is base32 of the key, round trips, and only its one spelling
  *    of a valid key decodes (stray bits, other characters, lengths and
  *    non-points refused); its inner address is fd00::/8 and the key's own;
+ *  - where an alias may stand, upper case is taken, relay names and
+ *    addresses are not mistaken for one, and each bad alias gets its
+ *    reason; alias names are 1 to 32 of a-z 0-9 - _;
  *  - the blinded key depends on the day, and the blinded signature is an
  *    ordinary Ed25519 signature under A' = h * A (libsodium verifies it);
  *  - a sealed record passes a relay's check and opens for the alias, its
@@ -78,6 +81,59 @@ TEST(alias_string)
 	alias_key(&id, 2);
 	maq_alias_addr(id.pk, &b);
 	ASSERT_NE(0, memcmp(&a, &b, 16));
+}
+
+/* Where an alias may stand: what is taken for one, and why one is bad. */
+TEST(alias_arg)
+{
+	struct maq_identity id;
+	char s[MAQ_ALIAS_STR_LEN + 1], t[80];
+	const char *why;
+	u8 pk[32];
+	unsigned int i;
+
+	ASSERT_EQ(0, maq_crypto_init());
+	alias_key(&id, 3);
+	maq_alias_encode(s, id.pk);
+	strcpy(t, s);
+	ASSERT_EQ(1, maq_alias_arg(t, pk, &why));
+	ASSERT_EQ(0, memcmp(pk, id.pk, 32));
+	for (i = 0; t[i]; i++)
+		t[i] = (char)(t[i] >= 'a' && t[i] <= 'z' ? t[i] - 32 : t[i]);
+	ASSERT_EQ(1, maq_alias_arg(t, pk, &why));
+	ASSERT_STREQ(s, t);	/* lower-cased in place */
+	/* relay names and addresses are left alone */
+	strcpy(t, "10.11.0.1");
+	ASSERT_EQ(0, maq_alias_arg(t, pk, &why));
+	strcpy(t, "fd00::1");
+	ASSERT_EQ(0, maq_alias_arg(t, pk, &why));
+	strcpy(t, "Oron5TMcwS72clQXBorNiPWIFkEELWQQ/SN7b/OHtM0=");
+	ASSERT_EQ(0, maq_alias_arg(t, pk, &why));
+	memcpy(t, s, 47);
+	t[47] = 0;
+	ASSERT_EQ(0, maq_alias_arg(t, pk, &why));
+	/* meant as one, and wrong */
+	t[47] = 'a';
+	t[48] = 0;
+	why = NULL;
+	ASSERT_EQ(-EINVAL, maq_alias_arg(t, pk, &why));
+	ASSERT_STREQ("an alias is 52 characters", why);
+	strcpy(t, s);
+	t[MAQ_ALIAS_STR_LEN - 1] = 'b';
+	ASSERT_EQ(-EINVAL, maq_alias_arg(t, pk, &why));
+	ASSERT_NE(NULL, strstr(why, "'a' or 'q'"));
+	memset(t, 'a', MAQ_ALIAS_STR_LEN);
+	t[MAQ_ALIAS_STR_LEN] = 0;
+	ASSERT_EQ(-EINVAL, maq_alias_arg(t, pk, &why));
+	ASSERT_STREQ("not an Ed25519 public key", why);
+
+	ASSERT_TRUE(maq_alias_name_ok("svc-1_a"));
+	ASSERT_TRUE(maq_alias_name_ok("abcdefghijklmnopqrstuvwxyz012345"));
+	ASSERT_FALSE(maq_alias_name_ok("abcdefghijklmnopqrstuvwxyz0123456"));
+	ASSERT_FALSE(maq_alias_name_ok(""));
+	ASSERT_FALSE(maq_alias_name_ok("Svc"));
+	ASSERT_FALSE(maq_alias_name_ok("a/b"));
+	ASSERT_FALSE(maq_alias_name_ok("../x"));
 }
 
 TEST(blinded_signature)

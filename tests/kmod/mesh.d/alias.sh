@@ -3,12 +3,18 @@
 # mesh.sh part "alias" (PROTOCOL 9): c makes an alias and publishes it
 # through introduction relays; a reaches it with `circuit build --to ALIAS`
 # through a rendezvous relay (RP) of its choosing, then ping and iperf3 go
-# to the alias address through maq0.  Then, from the relays' own state:
+# to the alias address through maq0.  Then:
 #
+#   - from the ends' own state, the meeting's circuits (those ending at the
+#     RP or an intro relay) pass through no intro relay, nor through the RP
+#     but for c's intro circuits, built before a chose it (PROTOCOL 9.4);
 #   - the RP and the intro relays hold neither a's nor c's underlay address
 #     in any circuit (prev/next), and a capture of every circuit cell on the
 #     RP and on the intro relays shows neither (gossip, cid 0 type 3, is
-#     left out: endpoints gossip with relays whatever they do);
+#     left out: endpoints gossip with relays whatever they do), save for an
+#     end whose first hop that relay is on some circuit (logged: a first hop
+#     knows its origin, PROTOCOL 9.6);
+#   - the RP's two joined circuits have no end as a neighbour;
 #   - no relay holds a circuit that touches both a and c;
 #   - the RP joined two circuits and its maq0 delivered nothing, nor did any
 #     other relay's;
@@ -55,7 +61,7 @@ al_hex6() {
 
 # What HOST's daemon said about aliases and circuits, on a failure.
 al_diag() {
-	grep -E "alias|intro|rendezvous|circuit|CREATE" "$TB/$1.log" | tail -${2:-25} | sed "s/^/# $1: /"
+	grep -E "alias|intro|rendezvous|circuit|CREATE" "$TB/$1.log" | tail -"${2:-25}" | sed "s/^/# $1: /"
 }
 
 # The relay host whose identity (id16, as `maquis relays` prints) is $1.
@@ -76,9 +82,26 @@ t_alias_errors() {
 	fi
 	log "bbbb: $out"
 	grep -q "relay\|address" <<<"$out"
-	# 52 'a' is the zero key: not an alias
+	# 52 'a' is the zero key: not an alias, which the CLI says itself
 	out=$(mq a circuit build --to "$(printf 'a%.0s' {1..52})" 2>&1) && return 1
-	grep -q "not a valid alias" <<<"$out"
+	log "52 a: $out"
+	grep -q "not a valid alias: not an Ed25519 public key" <<<"$out"
+	# and so does the daemon, asked directly on its socket
+	out=$(n a python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall(b"build\nto=" + b"a" * 52 + b"\n\n")
+r = b""
+while not r.endswith(b"\n\n"):
+    b = s.recv(4096)
+    if not b:
+        break
+    r += b
+print(r.decode().strip().replace("\n", " "))' "$TB/a.sock")
+	log "maquisd: $out"
+	grep -q "errno=22 message='a\{52\}' is not a valid alias: not an Ed25519 public key" <<<"$out"
 }
 
 t_alias_publish() {
@@ -98,8 +121,8 @@ t_alias_publish() {
 	log "before publish: $out"
 	grep -q "no record" <<<"$out"
 	mq c alias publish svc
-	# every intro point up, the record out
-	wait_for 60 bash -c "[[ \$(ip netns exec tb-c '$maquis' --socket '$TB/c.sock' alias list | cut -f6) == 3 ]]" ||
+	# every intro point up, and in the record published last
+	wait_for 60 bash -c "[[ \$(ip netns exec tb-c '$maquis' --socket '$TB/c.sock' alias list | cut -f6,8) == 3$'\t'3 ]]" ||
 		{ mq c alias list; al_diag c 40; return 1; }
 	mq c alias list | cut -f7 | tr , '\n' | cut -d: -f1 >"$al_state/intros"
 	log "alias $alias at $addr, intro points $(tr '\n' ' ' <"$al_state/intros")"
@@ -107,6 +130,10 @@ t_alias_publish() {
 		wait_for 40 bash -c "[[ \$(ip netns exec tb-$h '$maquis' --socket '$TB/$h.sock' alias list --records | wc -l) -ge 1 ]]" ||
 			{ log "$h holds no record"; return 1; }
 	done
+	# a holds c's last record (its intro points are what a leaves out)
+	mq c alias list --records | cut -f1 >"$al_state/c.records"
+	wait_for 40 bash -c "ip netns exec tb-a '$maquis' --socket '$TB/a.sock' alias list --records | cut -f1 | grep -qxFf '$al_state/c.records'" ||
+		{ log "a lacks c's last record"; return 1; }
 	n=$(mq r5 alias list --records | wc -l)
 	log "every relay holds the record ($n on r5: today's, and tomorrow's late in the day)"
 }
@@ -155,27 +182,75 @@ t_alias_reach() {
 	wait "${pids[@]}" 2>/dev/null || true
 }
 
+# The origin circuits of end $1, one line each: id, then the path (hex16
+# identities, comma-separated), from that end's own daemon.
+al_paths() {
+	local e=$1 id
+
+	for id in $(mq "$e" circuit list | awk -F'\t' '$3 == "origin" {print $2}'); do
+		printf '%s\t%s\n' "$id" "$(mq "$e" circuit show "$id" |
+			awk -F'\t' '$3 == "maquisd.path" {print $4}')"
+	done
+}
+
 t_alias_blind() {
-	local alias addr rp h id ips pk hx ahex chex cin cells
+	local alias addr rp rpid h id e ip path hop last pk hx ahex chex cin cells
+	local -a hops
+	local -A meet entry
 
 	alias=$(cat "$al_state/alias")
 	addr=$(cat "$al_state/addr")
 	rp=$(cat "$al_state/rp")
-	ips="${tb_ip[a]}|${tb_ip[c]}"
-	# the RP and the intro relays: neither end in their circuits
-	for h in "$rp" $(while read -r id; do al_host "$id"; done <"$al_state/intros"); do
+	rpid=$(tb_id "$rp")
+	meet[$rpid]=$rp
+	while read -r id; do meet[$id]=$(al_host "$id"); done <"$al_state/intros"
+	# From the ends' own state: the meeting's circuits (those ending at
+	# the RP or an intro relay) pass through no intro relay, and the RP
+	# only when c built them to its intro relays before a chose the RP.
+	# A meeting relay that is an end's first hop on any circuit knows that
+	# end as every first hop does (PROTOCOL 9.6): it is not searched for
+	# that end below.
+	for e in a c; do
+		while IFS=$'\t' read -r id path; do
+			IFS=, read -r -a hops <<<"$path"
+			last=${hops[-1]}
+			for hop in "${hops[@]:0:${#hops[@]}-1}"; do
+				[[ -n ${meet[$hop]:-} && -n ${meet[$last]:-} ]] || continue
+				[[ $e == c && $hop == "$rpid" && $last != "$rpid" ]] && continue
+				log "$e's circuit $id ($path) passes through ${meet[$hop]}"
+				return 1
+			done
+			if [[ -n ${meet[${hops[0]}]:-} && ${#hops[@]} -gt 1 ]]; then
+				entry[${meet[${hops[0]}]}:$e]=$id
+				log "${meet[${hops[0]}]} is $e's first hop on circuit $id ($path)"
+			fi
+		done < <(al_paths "$e")
+	done
+	# the joined pair at the RP: neither circuit next to an end
+	mq "$rp" --json circuit list | grep -o '"prev":"[^"]*","next":"[^"]*","age":[0-9]*,"lifetime":[0-9]*,"phase":[0-9]*,"routes":\[[^]]*\],"join":[1-9][0-9]*' |
+		grep -o '"prev":"[^"]*"' >"$al_state/rp.joined"
+	[[ $(wc -l <"$al_state/rp.joined") -ge 2 ]]
+	if grep -qE "\"(${tb_ip[a]//./\\.}|${tb_ip[c]//./\\.}):" "$al_state/rp.joined"; then
+		log "a joined circuit at $rp is next to an end:"; cat "$al_state/rp.joined"; return 1
+	fi
+	# the RP and the intro relays: neither end in their circuits nor
+	# captures, but for an end they are first hop of (above)
+	for h in "${meet[@]}"; do
 		mq "$h" circuit list | cut -f4,5 >"$al_state/$h.peers"
-		if grep -qE "(^|[^0-9])(${ips//./\\.}):" "$al_state/$h.peers"; then
-			log "$h sees an end:"; cat "$al_state/$h.peers"; return 1
-		fi
-		command -v tcpdump >/dev/null || continue
 		cells=$(tcpdump -nn -r "$al_state/$h.pcap" 2>/dev/null | wc -l)
 		[[ $cells -gt 0 ]] || { log "$h: empty capture"; return 1; }
-		if tcpdump -nn -r "$al_state/$h.pcap" 2>/dev/null |
-		   grep -qE "(^|[^0-9])(${ips//./\\.})\.7720"; then
-			log "$h's capture shows an end"; return 1
-		fi
-		log "$h: $(wc -l <"$al_state/$h.peers") circuits, $cells cells captured, neither a nor c"
+		for e in a c; do
+			[[ -z ${entry[$h:$e]:-} ]] || continue
+			ip=${tb_ip[$e]//./\\.}
+			if grep -qE "(^|[^0-9])$ip:" "$al_state/$h.peers"; then
+				log "$h sees $e:"; cat "$al_state/$h.peers"; return 1
+			fi
+			if tcpdump -nn -r "$al_state/$h.pcap" 2>/dev/null |
+			   grep -qE "(^|[^0-9])$ip\.7720"; then
+				log "$h's capture shows $e"; return 1
+			fi
+		done
+		log "$h: $(wc -l <"$al_state/$h.peers") circuits, $cells cells captured, no end of the meeting"
 	done
 	# no relay holds a circuit with a at one side and c at the other
 	for h in "${TB_RELAYS[@]}"; do
@@ -201,5 +276,4 @@ t_alias_blind() {
 			fi
 		done
 	done
-	command -v tcpdump >/dev/null || { log "tcpdump missing: captures not checked"; return 4; }
 }
