@@ -118,7 +118,7 @@ static void credit(struct maqd *d, struct maqd_origin *o)
 static void ping_keepalive(struct maqd *d, struct maqd_origin *o, u64 now)
 {
 	struct maqd_live *l = &o->live;
-	u32 ka = d->conf.keepalive;
+	u32 ka = d->conf.keepalive, gap;
 
 	/* the oldest slot goes: its PONG is overdue by then anyway */
 	l->slot = (l->slot + 1) % MAQD_LIVE_SLOTS;
@@ -127,8 +127,15 @@ static void ping_keepalive(struct maqd *d, struct maqd_origin *o, u64 now)
 	maqd_hopctl_send(d, o->id, (u8)(o->n - 1), MAQ_HOPCTL_PING,
 			 l->nonce[l->slot]);
 	d->st.live_pings++;
-	/* jittered, so circuits' keepalives do not tick together */
-	l->next_ping_ms = now + ka / 2 + randombytes_uniform(ka + 1);
+	/*
+	 * Jittered, so circuits' keepalives do not tick together, but never
+	 * further apart than the largest interval: relays' hop-idle counts on
+	 * a cell at least that often.
+	 */
+	gap = ka / 2 + randombytes_uniform(ka + 1);
+	if (gap > MAQ_CONF_MAX_KEEPALIVE)
+		gap = MAQ_CONF_MAX_KEEPALIVE;
+	l->next_ping_ms = now + gap;
 }
 
 static void probe_start(struct maqd *d, struct maqd_origin *o, u64 now,
@@ -427,7 +434,10 @@ static int cmp_id(const void *a, const void *b)
  * interval, so a hop with no cell in for hop-idle seconds lost what is
  * before it.  Its counters count both directions: cells the far side
  * still sends back keep it a while, until the terminus, which counts only
- * forward cells, has gone (then at most 2 * hop-idle).
+ * forward cells, has gone.  Even the DESTROYED each hop behind sends back
+ * when it goes is a cell in: a relay goes after 2 * hop-idle, or one more
+ * per such DESTROYED that reaches it after it restarted its wait (the
+ * kernel does not count forward cells apart).
  */
 static void hops_idle(struct maqd *d, u64 now)
 {

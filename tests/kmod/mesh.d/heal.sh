@@ -50,18 +50,26 @@ heal_host() {
 	return 1
 }
 
-# heal_ids: remember every host's identity as a sees it
+# heal_ids: remember every host's identity as a sees it (by address
+# alone: part "rate" moves a relay to another port)
 heal_ids() {
 	local h
 
 	for h in "${TB_HOSTS[@]}"; do
-		[[ -f $TB/id.$h ]] || tb_id "$h" >"$TB/id.$h"
+		[[ -s $TB/id.$h ]] ||
+			mq a relays | awk -F'\t' -v ip="${tb_ip[$h]}:" \
+				'index($3, ip) == 1 {print $1}' >"$TB/id.$h"
 	done
 }
 
-# heal_served HOST: ids of the relay and terminus hops HOST serves
+# heal_served HOST [PREV [NEXT]]: ids of the relay and terminus hops HOST
+# serves (whose previous and next hop are the hosts PREV and NEXT)
 heal_served() {
-	mq "$1" circuit list | awk -F'\t' '$3 == "relay" || $3 == "terminus" {print $2}' | sort
+	mq "$1" circuit list |
+		awk -F'\t' -v p="${2:+${tb_ip[${2:-}]}:}" -v n="${3:+${tb_ip[${3:-}]}:}" \
+			'($3 == "relay" || $3 == "terminus") &&
+			 (p == "" || index($4, p) == 1) &&
+			 (n == "" || index($5, n) == 1) {print $2}' | sort
 }
 
 # heal_replaced OLD: the circuit a replaced OLD with, from a's log
@@ -131,7 +139,7 @@ heal_listening() {
 
 t_heal_kill() {
 	local out id path victim h k new gap before rx ping srv iperf t0
-	local stall after detect switch total retr setup watch=() line
+	local stall after detect switch total retr setup watch=() line hosts
 
 	heal_ids
 	declare -A was destroy0 silent0
@@ -148,12 +156,16 @@ t_heal_kill() {
 	((${#path[@]} == 4))
 	victim=$(heal_host "${path[1]}")
 	[[ $victim == r* ]]
-	# the circuit's hops on the other hosts: new since the build
+	# the circuit's hops on the other hosts: new since the build, between
+	# the hosts of its path (other parts' circuits come and go meanwhile)
 	declare -A mine
+	hosts=(a)
+	for k in 0 1 2 3; do hosts+=("$(heal_host "${path[$k]}")"); done
 	for k in 0 2 3; do
-		h=$(heal_host "${path[$k]}")
-		mine[$h]=$(comm -13 <(tr ' ' '\n' <<<"${was[$h]}" | grep . | sort) <(heal_served "$h") | tr '\n' ' ')
-		[[ -n ${mine[$h]} ]] || { log "$h serves no new hop"; return 1; }
+		h=${hosts[k + 1]}
+		mine[$h]=$(comm -13 <(tr ' ' '\n' <<<"${was[$h]}" | grep . | sort) \
+			<(heal_served "$h" "${hosts[k]}" "${hosts[k + 2]:-}") | tr '\n' ' ')
+		[[ -n ${mine[$h]} ]] || { log "$h serves no new hop from ${hosts[k]}"; return 1; }
 	done
 	log "path: $(for k in 0 1 2 3; do printf '%s ' "$(heal_host "${path[$k]}")"; done)(victim $victim)"
 	# not through n(): $! must be the program's pid (ip netns exec execs it)
