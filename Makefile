@@ -13,7 +13,8 @@ DEBIAN_DEPS := make gcc gcc-12 libc6-dev clang llvm lld bpftool dwarves \
 	libbpf-dev libelf-dev zlib1g-dev libnl-3-dev libnl-genl-3-dev \
 	libsodium-dev pkg-config python3 python3-yaml python3-jsonschema \
 	qemu-system-x86 busybox-static cpio xz-utils kmod iproute2 iperf3 \
-	iputils-ping ethtool procps xxd libclang-rt-14-dev
+	iputils-ping ethtool procps xxd libclang-rt-14-dev \
+	libxdp-dev xdp-tools
 
 PREFIX	?= /usr/local
 DESTDIR	?=
