@@ -240,7 +240,8 @@ static void origin_tick(struct maqd *d, struct maqd_origin *o, u64 now)
 	u32 ka = d->conf.keepalive;
 
 	if (l->dead_hop) {
-		if (o->state != MAQD_CLOSING && now >= l->dead_ms + DEAD_WAIT_MS) {
+		if (o->state != MAQD_CLOSING &&
+		    now >= l->dead_ms + DEAD_WAIT_MS) {
 			log_info("circuit %u: no replacement yet, closing it",
 				 o->id);
 			maqd_origin_close(d, o, l->dead_hop - 2);
