@@ -27,6 +27,7 @@ mesh_test "alias: refused for a malformed alias and one with no record" t_alias_
 mesh_test "alias: c's alias published, its record in every relay's store" t_alias_publish
 mesh_test "alias: a reaches c's alias through a rendezvous: ping and iperf3" t_alias_reach
 mesh_test "alias: the RP and intro relays see neither a nor c (state, captures); stores blind" t_alias_blind
+mesh_test "alias: a hangs up, c stops serving: no relay keeps a hop of the meeting" t_alias_end
 
 al_state=${TB:-/tmp}/alias
 
@@ -168,8 +169,11 @@ t_alias_reach() {
 	n a timeout 30 iperf3 -6 -c "$addr" -t 3 -f m | grep -E 'sender|receiver' | sed 's/^/# /'
 	# the RP joined the two circuits, the service side counted it
 	mq "$rp" alias list | grep -q . || true
+	# the RP's joined pair, as it holds it now (t_alias_blind reads it)
 	out=$(mq "$rp" --json circuit list)
-	[[ $(grep -o '"join":[1-9][0-9]*' <<<"$out" | wc -l) -ge 2 ]] ||
+	grep -o '"prev":"[^"]*","next":"[^"]*","age":[0-9]*,"lifetime":[0-9]*,"phase":[0-9]*,"routes":\[[^]]*\],"join":[1-9][0-9]*' <<<"$out" |
+		grep -o '"prev":"[^"]*"' >"$al_state/rp.joined" || true
+	[[ $(wc -l <"$al_state/rp.joined") -ge 2 ]] ||
 		{ log "RP $rp: no joined pair: $out"; return 1; }
 	# nothing came out of any relay's maq0
 	for h in "${TB_RELAYS[@]}"; do
@@ -226,10 +230,8 @@ t_alias_blind() {
 			fi
 		done < <(al_paths "$e")
 	done
-	# the joined pair at the RP: neither circuit next to an end
-	mq "$rp" --json circuit list | grep -o '"prev":"[^"]*","next":"[^"]*","age":[0-9]*,"lifetime":[0-9]*,"phase":[0-9]*,"routes":\[[^]]*\],"join":[1-9][0-9]*' |
-		grep -o '"prev":"[^"]*"' >"$al_state/rp.joined"
-	[[ $(wc -l <"$al_state/rp.joined") -ge 2 ]]
+	# the joined pair at the RP (as t_alias_reach saw it): neither
+	# circuit next to an end
 	if grep -qE "\"(${tb_ip[a]//./\\.}|${tb_ip[c]//./\\.}):" "$al_state/rp.joined"; then
 		log "a joined circuit at $rp is next to an end:"; cat "$al_state/rp.joined"; return 1
 	fi
@@ -276,4 +278,26 @@ t_alias_blind() {
 			fi
 		done
 	done
+}
+
+# The parts after this one find the relays as they were: a destroys its
+# rendezvous circuit, c restarts (SIGTERM tears its circuits down, and an
+# alias is served only once `alias publish` is asked again).
+t_alias_end() {
+	local circ h
+
+	circ=$(cat "$al_state/circuit")
+	mq a circuit destroy "$circ" >/dev/null 2>&1 || log "a's circuit $circ was gone already"
+	tb_kill c TERM
+	tb_start c
+	if mq c alias list | cut -f4 | grep -qx 1; then
+		log "c publishes after a restart:"; mq c alias list; return 1
+	fi
+	SECONDS=0
+	for h in "${TB_RELAYS[@]}"; do
+		wait_for 40 bash -c "[[ -z \$(ip netns exec tb-$h '$maquis' --socket '$TB/$h.sock' circuit list | awk -F'\t' '\$3 == \"relay\" || \$3 == \"terminus\"') ]]" ||
+			{ log "$h still holds:"; mq "$h" circuit list | sed 's/^/# /'; return 1; }
+	done
+	log "no relay holds a hop $SECONDS s after; c back with its alias unpublished"
+	tb_converge 60
 }
