@@ -34,7 +34,7 @@
 # kernel or a security policy that refuses freplace programs).
 set -u
 
-here=$(cd "$(dirname "$0")" && pwd)
+here=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 top=$(cd "$here/../.." && pwd)
 cli=$top/daemon/maquis
 A=mqlx$$-a
