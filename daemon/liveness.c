@@ -433,12 +433,14 @@ static int cmp_id(const void *a, const void *b)
 /*
  * Every live circuit carries a forward cell at least every keepalive
  * interval, so a hop with no cell in for hop-idle seconds lost what is
- * before it.  Its counters count both directions: cells the far side
- * still sends back keep it a while, until the terminus, which counts only
- * forward cells, has gone.  Even the DESTROYED each hop behind sends back
- * when it goes is a cell in: a relay goes after 2 * hop-idle, or one more
- * per such DESTROYED that reaches it after it restarted its wait (the
- * kernel does not count forward cells apart).
+ * before it.  A relay's counters count both directions (the kernel does
+ * not count forward cells apart): cells the far side still sends back
+ * keep it a while, until the terminus, which counts only forward cells,
+ * has gone.  The DESTROYED the terminus then sends back is one cell in,
+ * while a live circuit's keepalive is two at a relay (PING and PONG), so
+ * a relay needs two cells to restart its wait: the hops behind a failure
+ * go after hop-idle, a relay that two DESTROYEDs reach (two hops or more
+ * behind it) after one more.
  */
 static void hops_idle(struct maqd *d, u64 now)
 {
@@ -464,7 +466,9 @@ static void hops_idle(struct maqd *d, u64 now)
 		if (!c || !MAQ_HAS(c, MAQUIS_A_STATS))
 			continue;
 		cells = c->stats.val[MAQUIS_A_STATS_CELLS_IN];
-		if (!h->live.since_ms || cells != h->live.cells) {
+		if (!h->live.since_ms || cells < h->live.cells ||
+		    cells >= h->live.cells +
+			     (c->role == MAQUIS_ROLE_RELAY ? 2 : 1)) {
 			h->live.cells = cells;
 			h->live.since_ms = now;
 			continue;
