@@ -28,7 +28,7 @@
 #
 # shellcheck shell=bash disable=SC2154
 
-HEAL_BOUND=20		# s: a generous bound on the ping gap
+HEAL_BOUND=20		# s: a generous bound on each recovery figure (TCG)
 HEAL_GONE=45		# s: for the old circuit's hops (2 x hop-idle + slack)
 HEAL_IPERF_SECS=20	# iperf3 -t: across the deletion and the switch
 HEAL_IPERF_PORT=5302
