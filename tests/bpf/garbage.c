@@ -143,28 +143,7 @@ FIXTURE(garbage) {
 
 FIXTURE_SETUP(garbage)
 {
-	struct maq_xdp_config cfg = { .port = htons(MAQ_PORT), .fib_ifindex = 1 };
-	const char *why = bpf_unavailable();
-	__u32 zero = 0;
-	int err;
-
-	if (why)
-		SKIP(return, "%s", why);
-	why = netns_setup();
-	if (why)
-		SKIP(return, "%s", why);
-	ASSERT_EQ(0, maq_crypto_init());
-	self->skel = maq_relay__open();
-	ASSERT_NE(NULL, self->skel);
-	err = maq_relay__load(self->skel);
-	if (err && load_failure_is_env(err))
-		SKIP(return, "cannot load BPF: %s", strerror(-err));
-	ASSERT_EQ(0, err);
-	self->prog = bpf_program__fd(self->skel->progs.maq_relay);
-	self->circuits = bpf_map__fd(self->skel->maps.maq_circuits);
-	self->stats = bpf_map__fd(self->skel->maps.maq_stats);
-	ASSERT_EQ(0, bpf_map_update_elem(bpf_map__fd(self->skel->maps.maq_config),
-					 &zero, &cfg, BPF_ANY));
+	XDP_FIXTURE_LOAD(maq_relay, maq_relay);
 	self->ve0 = if_nametoindex("ve0");
 	ASSERT_NE(0, self->ve0);
 

@@ -65,6 +65,41 @@ static inline int load_failure_is_env(int err)
 	return err == EPERM || err == ENOSYS || err == EOPNOTSUPP;
 }
 
+/*
+ * The start of every fixture on an XDP program of the relay family (kept
+ * in self->skel, self->prog, self->circuits, self->stats): SKIP where BPF
+ * or a private netns are missing, load skeleton @skel_ (maq_relay,
+ * maq_xdp_fwd), program @prog_, and configure the maquis port with the
+ * FIB looked up from lo.  A macro because the skeletons' types differ; it
+ * returns from FIXTURE_SETUP when it skips.
+ */
+#define XDP_FIXTURE_LOAD(skel_, prog_) do {					\
+	struct maq_xdp_config cfg_ = { .port = htons(MAQ_PORT),		\
+				       .fib_ifindex = 1 };			\
+	const char *why_ = bpf_unavailable();					\
+	__u32 zero_ = 0;							\
+	int err_;								\
+										\
+	if (why_)								\
+		SKIP(return, "%s", why_);					\
+	why_ = netns_setup();							\
+	if (why_)								\
+		SKIP(return, "%s", why_);					\
+	ASSERT_EQ(0, maq_crypto_init());					\
+	self->skel = skel_##__open();						\
+	ASSERT_NE(NULL, self->skel);						\
+	err_ = skel_##__load(self->skel);					\
+	if (err_ && load_failure_is_env(err_))					\
+		SKIP(return, "cannot load BPF: %s", strerror(-err_));		\
+	ASSERT_EQ(0, err_);							\
+	self->prog = bpf_program__fd(self->skel->progs.prog_);			\
+	self->circuits = bpf_map__fd(self->skel->maps.maq_circuits);		\
+	self->stats = bpf_map__fd(self->skel->maps.maq_stats);			\
+	ASSERT_EQ(0, bpf_map_update_elem(					\
+		bpf_map__fd(self->skel->maps.maq_config), &zero_, &cfg_,	\
+		BPF_ANY));							\
+} while (0)
+
 /* ---- frames ------------------------------------------------------------- */
 
 struct endpoint {
