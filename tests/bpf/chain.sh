@@ -406,13 +406,13 @@ iperf() {
 t_iperf_tcp() {
 	iperf 172.31.0.2
 	grep -Eq 'receiver$' <<<"$IPERF_OUT"
-	! grep -Eq ' 0.00 bits/sec +receiver' <<<"$IPERF_OUT"
+	! grep -Eq ' 0.00 bits/sec +receiver' <<<"$IPERF_OUT" || return 1
 }
 
 t_iperf_tcp6() {
 	iperf fd31::2
 	grep -Eq 'receiver$' <<<"$IPERF_OUT"
-	! grep -Eq ' 0.00 bits/sec +receiver' <<<"$IPERF_OUT"
+	! grep -Eq ' 0.00 bits/sec +receiver' <<<"$IPERF_OUT" || return 1
 }
 
 t_iperf_udp() {
@@ -521,7 +521,7 @@ t_restart_v6() {
 
 	for h in "${RELAYS[@]}"; do before[$h]=$(map_id "$h"); done
 	chain_stop
-	! n origin ip link show maq0 >/dev/null 2>&1
+	! n origin ip link show maq0 >/dev/null 2>&1 || return 1
 	up 6
 	CHAIN_PID=$(<"$tmp/chain.pid")
 	for h in "${RELAYS[@]}"; do
@@ -548,7 +548,7 @@ t_detach() {
 	done
 	for h in "${RELAYS[@]}"; do
 		for d in veth-l veth-r; do
-			! n "$h" ip -d link show dev "$d" | grep -q 'prog/xdp'
+			! n "$h" ip -d link show dev "$d" | grep -q 'prog/xdp' || return 1
 		done
 		[[ ! -e $BPFROOT/$NSP$h ]]
 	done
@@ -556,11 +556,11 @@ t_detach() {
 	log "programs were: ${ids[*]}"
 	for id in "${ids[@]}"; do
 		[[ -n $id ]]
-		! bpftool prog show id "$id" >/dev/null 2>&1
+		! bpftool prog show id "$id" >/dev/null 2>&1 || return 1
 	done
 	# the endpoints took their TUN devices along
-	! n origin ip link show maq0 >/dev/null 2>&1
-	! n term ip link show maq0 >/dev/null 2>&1
+	! n origin ip link show maq0 >/dev/null 2>&1 || return 1
+	! n term ip link show maq0 >/dev/null 2>&1 || return 1
 }
 
 # The loader on its own: generic mode on request, a dotted interface name
@@ -590,7 +590,7 @@ t_loader() {
 	logs "$out"
 	grep -q '^lt.b.error=Device or resource busy' <<<"$out"
 	[[ ! -e $BPFROOT/$ns/lt:b ]]
-	! "$maqchain" detach --ns "$ns" --pin-root "$BPFROOT" --dev lt.b 2>/dev/null
+	! "$maqchain" detach --ns "$ns" --pin-root "$BPFROOT" --dev lt.b 2>/dev/null || return 1
 	ip -n "$ns" -d link show dev lt.b | grep -q 'name maq_xdp_fwd'
 
 	ip -n "$ns" link del lt.a

@@ -141,7 +141,7 @@ t_show() {
 	[[ $(grep -c $'^xdp\t' "$tmp/s.tsv") -eq 2 ]]
 	grep -q $'^xdp\txa\tattached\tpure\tnative\t' "$tmp/s.tsv"
 	# xd has no maquis program: no line
-	! grep -q $'^xdp\txd\t' "$tmp/s.tsv"
+	! grep -q $'^xdp\txd\t' "$tmp/s.tsv" || return 1
 }
 
 # malformed of xa, from stats --json

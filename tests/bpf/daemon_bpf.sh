@@ -183,7 +183,7 @@ t_destroy() {
 		return 1
 	}
 	log "no table entry left on any relay"
-	! n a ping -c 1 -W 1 172.31.0.2 >/dev/null
+	! n a ping -c 1 -W 1 172.31.0.2 >/dev/null || return 1
 }
 
 t_relay_ctl() {
@@ -193,7 +193,7 @@ t_relay_ctl() {
 	for h in "${TB_RELAYS[@]}"; do
 		grep -q "destroyed by its origin" "$TB/$h.log"
 	done
-	! grep "no DESTROYED" "$TB/a.log"
+	! grep "no DESTROYED" "$TB/a.log" || return 1
 }
 
 # The daemon's own pid: tb_pid is its shell's, which a signal does not pass on.
@@ -223,14 +223,14 @@ t_stop() {
 	done
 	for h in "${TB_RELAYS[@]}"; do
 		grep -q "xdp: detached from eth0" "$TB/$h.log"
-		! n "$h" ip link show dev eth0 | grep -q 'prog/xdp'
+		! n "$h" ip link show dev eth0 | grep -q 'prog/xdp' || return 1
 		left=$(find "$BPFFS/tb-$h" -mindepth 1 2>/dev/null || true)
 		[[ -z $left ]] || { log "$h: pins left: $left"; return 1; }
 	done
 	for h in "${TB_ENDPOINTS[@]}"; do
-		! n "$h" ip link show dev maq0 2>/dev/null
+		! n "$h" ip link show dev maq0 2>/dev/null || return 1
 	done
-	! grep -E "(^|: )error:" "$TB"/*.log
+	! grep -E "(^|: )error:" "$TB"/*.log || return 1
 }
 
 ktap_print_header

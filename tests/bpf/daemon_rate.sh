@@ -188,7 +188,7 @@ t_set() {
 
 t_errors() {
 	[[ -s $TB/r1.log && -s $TB/a.log ]]
-	! grep -E "(^|: )error:" "$TB"/*.log
+	! grep -E "(^|: )error:" "$TB"/*.log || return 1
 }
 
 ktap_print_header

@@ -123,7 +123,7 @@ t_destroy() {
 		return 1
 	}
 	log "no circuit left on any host"
-	! n a ping -c 1 -W 1 172.31.0.2 >/dev/null
+	! n a ping -c 1 -W 1 172.31.0.2 >/dev/null || return 1
 }
 
 # Setup failures name what failed: an address nobody serves, a via that is
@@ -205,9 +205,9 @@ t_stop() {
 		[[ ! -e $TB/$h.sock ]]
 	done
 	no_circuits
-	! grep -E "(^|: )error:" "$TB"/*.log
+	! grep -E "(^|: )error:" "$TB"/*.log || return 1
 	# every DESTROY was answered: no hop's DESTROYED got lost
-	! grep "no DESTROYED" "$TB"/*.log
+	! grep "no DESTROYED" "$TB"/*.log || return 1
 }
 
 ktap_print_header

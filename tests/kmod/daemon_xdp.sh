@@ -185,12 +185,12 @@ t_stop() {
 			# out of the dispatcher, xdp-filter left running
 			[[ $(components r2) == "xdpfilt_alw_all " ]]
 		else
-			! n "$h" ip link show dev eth0 | grep -q 'prog/xdp'
+			! n "$h" ip link show dev eth0 | grep -q 'prog/xdp' || return 1
 		fi
 		left=$(find "$BPFFS/tb-$h" -mindepth 1 2>/dev/null || true)
 		[[ -z $left ]] || { log "$h: pins left: $left"; return 1; }
 	done
-	! grep -E "(^|: )error:" "$TB"/*.log
+	! grep -E "(^|: )error:" "$TB"/*.log || return 1
 }
 
 ktap_print_header

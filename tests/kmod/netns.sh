@@ -267,7 +267,7 @@ iperf() {
 t_iperf_tcp() {
 	iperf 172.31.0.2
 	grep -Eq 'receiver$' <<<"$IPERF_OUT"
-	! grep -Eq ' 0.00 bits/sec +receiver' <<<"$IPERF_OUT"
+	! grep -Eq ' 0.00 bits/sec +receiver' <<<"$IPERF_OUT" || return 1
 }
 
 t_iperf_tcp6() {
@@ -389,7 +389,7 @@ t_mtu() {
 	[[ $(n origin cat /sys/class/net/maq0/mtu) == 1292 ]]
 	n origin ping -q -c 2 -W 3 -M 'do' -s 1264 172.31.0.2 | tail -2
 	n origin ping -q -6 -c 2 -W 3 -M 'do' -s 1244 fd31::2 | tail -2
-	! n origin ping -q -c 1 -W 2 -M 'do' -s 1265 172.31.0.2 >/dev/null 2>&1
+	! n origin ping -q -c 1 -W 2 -M 'do' -s 1265 172.31.0.2 >/dev/null 2>&1 || return 1
 	n origin ping -q -c 2 -W 3 -s 3000 172.31.0.2 | tail -2
 	n origin ping -q -6 -c 2 -W 3 -s 3000 fd31::2 | tail -2
 }
@@ -450,8 +450,8 @@ t_rmmod_under_load() {
 	wait $pf $pi 2>/dev/null || true
 	wait 2>/dev/null || true
 	[[ ! -d /sys/module/maquis ]]
-	! n origin ip link show maq0 >/dev/null 2>&1
-	! n term ip link show maq0 >/dev/null 2>&1
+	! n origin ip link show maq0 >/dev/null 2>&1 || return 1
+	! n term ip link show maq0 >/dev/null 2>&1 || return 1
 	while read -r line; do log "ping: $line"; done < <(tail -3 "$tmp/flood")
 	((rc == 0))
 }

@@ -114,7 +114,7 @@ t_alias_publish() {
 	[[ ${#alias} == 52 && $addr == fd* ]] || { log "alias new said: $line"; return 1; }
 	# the key is in key-dir, private, and nowhere in what was printed
 	[[ $(stat -c %a "$TB/c/keys/alias-svc.key") == 600 ]]
-	! grep -qF "$(cat "$TB/c/keys/alias-svc.key")" <<<"$line"
+	! grep -qF "$(cat "$TB/c/keys/alias-svc.key")" <<<"$line" || return 1
 	echo "$alias" >"$al_state/alias"
 	echo "$addr" >"$al_state/addr"
 	# not published yet: the record is what is missing
