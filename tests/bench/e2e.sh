@@ -232,7 +232,8 @@ measure() {
 	((rc == 0)) || return 1
 	read -r bytes bps secs < <(iperf_sum "$base.json" bytes bits_per_second seconds) ||
 		return 1
-	TCP[$path]=$(calc "$bps / 1e9")
+	# 6 decimals: in the VM some paths move a few Mb/s
+	TCP[$path]=$(calc "$bps / 1e9" 6)
 	fig "${PREFIX}_${path}_tcp" "${TCP[$path]}" Gb/s
 	fig "${PREFIX}_${path}_rtt" "$(calc "${RTT[$path]}")" ms
 	fig "${PREFIX}_${path}_cpu" "$(cpu_per_gb "$b0" "$b1" "$bytes")" CPU-s/GB
@@ -263,7 +264,7 @@ measure_udp() {
 	read -r bytes bps loss < <(iperf_sum "$base.json" bytes bits_per_second lost_percent) ||
 		return 1
 	((bytes > 0)) || return 1
-	UDPR[$path]=$(calc "$bps / 1e9")
+	UDPR[$path]=$(calc "$bps / 1e9" 6)
 	BYTES[$path]=$((BYTES[$path] + bytes))
 	fig "${PREFIX}_${path}_udp" "${UDPR[$path]}" Gb/s
 	fig "${PREFIX}_${path}_udp_loss" "$(calc "$loss" 2)" %

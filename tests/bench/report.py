@@ -222,7 +222,9 @@ def build_table(figs, units, missing, info):
                   "vm_e2e_maquis_udp", base + "_udp",
                   why_maq=missing.get("vm_e2e_maquis_udp",
                                       missing.get(vmaq)),
-                  ratio="vm_e2e_maquis_udp_ratio")
+                  # e2e.sh's ratio is over plain routing only
+                  ratio=("vm_e2e_maquis_udp_ratio"
+                         if base == "vm_e2e_plain" else None))
             t.row("%s vs %s: datagrams lost, %%" % (udp, what),
                   "vm_e2e_maquis_udp_loss", base + "_udp_loss",
                   why_maq=missing.get("vm_e2e_maquis_udp",
@@ -461,12 +463,13 @@ def main():
     write_dat(d, figs)
     err = plot(d, write_e2e(d, figs), write_scale_vm(d, figs))
     lines = ["# maquis bench, %s" % info.get("date", "?"), ""]
-    lines.append("Host: %s; kernel %s; %s CPUs; mode %s; load average at "
-                 "start %s, at the end %s (1, 5, 15 min; a shared machine: "
-                 "the ratios are from one run, absolute figures move with "
-                 "the load); %s s." % (
-                     info.get("host", "?"), info.get("kernel", "?"),
-                     info.get("cpus", "?"), info.get("mode", "?"),
+    lines.append("Host: %s; %s; kernel %s; %s CPUs (%s); mode %s; load "
+                 "average at start %s, at the end %s (1, 5, 15 min; a "
+                 "shared machine: the ratios are from one run, absolute "
+                 "figures move with the load); %s s." % (
+                     info.get("host", "?"), info.get("os", "?"),
+                     info.get("kernel", "?"), info.get("cpus", "?"),
+                     info.get("cpu", "?"), info.get("mode", "?"),
                      info.get("load", "?"), info.get("load_end", "?"),
                      info.get("seconds", "?")))
     lines.append("Ratio is maquis / baseline (for ns, RTT and CPU, lower is "

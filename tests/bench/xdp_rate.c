@@ -124,9 +124,20 @@ static __u64 gcd(__u64 a, __u64 b)
 	return a;
 }
 
+/*
+ * Three significant digits at least: the VM's rates are around 0.01 Mpps,
+ * where three decimals would leave two and spoil the ratios computed from
+ * them.
+ */
 static void fig(const char *name, double v, const char *unit)
 {
-	printf("bench: %s=%.*f %s\n", name, fabs(v) >= 100 ? 0 : 3, v, unit);
+	int d = 3;
+
+	if (fabs(v) >= 100)
+		d = 0;
+	else if (v != 0 && fabs(v) < 0.1)
+		d = 2 - (int)floor(log10(fabs(v)));
+	printf("bench: %s=%.*f %s\n", name, d, v, unit);
 	fflush(stdout);
 }
 
