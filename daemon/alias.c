@@ -469,6 +469,8 @@ static void link_init(struct alink *l, enum link_kind kind, void *up)
 	l->up = up;
 	l->want.owner = l;
 	l->want.bare = true;
+	/* an intro circuit waits, idle, for INTRODUCEs */
+	l->want.hold = kind == L_INTRO_SVC;
 	/* never freed by circuits.c: this file owns it */
 	l->want.from_config = true;
 }

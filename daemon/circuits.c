@@ -1141,6 +1141,13 @@ static void adopt(struct maqd *d, const struct maq_circuit *c)
 		h->r.route.prefix = c->routes[0];
 	h->next = d->hops;
 	d->hops = h;
+	/* the operator made this host a client since: it relays no more */
+	if (c->role == MAQUIS_ROLE_RELAY && d->conf.role != MAQ_CONF_RELAY) {
+		log_info("relay hop of circuit %u from a run as a relay: removed, this host relays no more",
+			 c->id);
+		maqd_hop_remove(d, h);
+		return;
+	}
 	log_info("adopted %s hop of circuit %u until it expires",
 		 maq_role_name(c->role), c->id);
 }

@@ -115,10 +115,11 @@ static void credit(struct maqd *d, struct maqd_origin *o)
 
 /* --- origin ---------------------------------------------------------------- */
 
-static void ping_keepalive(struct maqd *d, struct maqd_origin *o, u64 now)
+static void ping_keepalive(struct maqd *d, struct maqd_origin *o, u32 ka,
+			   u64 now)
 {
 	struct maqd_live *l = &o->live;
-	u32 ka = d->conf.keepalive, gap;
+	u32 gap;
 
 	/* the oldest slot goes: its PONG is overdue by then anyway */
 	l->slot = (l->slot + 1) % MAQD_LIVE_SLOTS;
@@ -252,6 +253,15 @@ static void origin_tick(struct maqd *d, struct maqd_origin *o, u64 now)
 		return;
 	if (!ka) {
 		credit(d, o);
+		/*
+		 * Keepalives off end the checks, not the need to hold a
+		 * circuit that must stay up idle: the relays would drop a
+		 * service's introduction circuits after hop-idle and its
+		 * alias would keep going dark.  These PINGs only hold it.
+		 */
+		if (o->want && o->want->hold &&
+		    (!l->next_ping_ms || now >= l->next_ping_ms))
+			ping_keepalive(d, o, MAQ_CONF_MAX_KEEPALIVE / 2, now);
 		return;
 	}
 	if (!l->next_ping_ms) {
@@ -259,7 +269,7 @@ static void origin_tick(struct maqd *d, struct maqd_origin *o, u64 now)
 		l->last_pong_ms = now;
 	}
 	if (now >= l->next_ping_ms)
-		ping_keepalive(d, o, now);
+		ping_keepalive(d, o, ka, now);
 	if (l->probing) {
 		if (now >= l->probe_deadline_ms ||
 		    l->probe_answered == (1U << o->n) - 1)

@@ -143,6 +143,7 @@ struct maqd_want {
 	unsigned int n_exclude;
 	/* alias.c's circuits: to names a relay, the terminus; no route */
 	bool bare;
+	bool hold;			/* kept up idle, keepalive or not */
 	void *owner;			/* alias.c's, told of its circuits */
 	/* relays never on its path, whatever (alias.c: intro points, RP) */
 	const u8 (*shun)[MAQ_ID_PK_LEN];

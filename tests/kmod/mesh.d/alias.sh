@@ -27,6 +27,7 @@ mesh_test "alias: refused for a malformed alias and one with no record" t_alias_
 mesh_test "alias: c's alias published, its record in every relay's store" t_alias_publish
 mesh_test "alias: a reaches c's alias through a rendezvous: ping and iperf3" t_alias_reach
 mesh_test "alias: the RP and intro relays see neither a nor c (state, captures); stores blind" t_alias_blind
+mesh_test "alias: c's intro circuits outlive the relays' hop-idle" t_alias_hold
 mesh_test "alias: a hangs up, c stops serving: no relay keeps a hop of the meeting" t_alias_end
 
 al_state=${TB:-/tmp}/alias
@@ -126,6 +127,9 @@ t_alias_publish() {
 	wait_for 60 bash -c "[[ \$(ip netns exec tb-c '$maquis' --socket '$TB/c.sock' alias list | cut -f6,8) == 3$'\t'3 ]]" ||
 		{ mq c alias list; al_diag c 40; return 1; }
 	mq c alias list | cut -f7 | tr , '\n' | cut -d: -f1 >"$al_state/intros"
+	# c builds nothing else before a meets it: these are the intro circuits
+	mq c circuit list | awk -F'\t' '$3 == "origin" {print $2}' | sort >"$al_state/c.intro-circuits"
+	date +%s >"$al_state/c.intro-since"
 	log "alias $alias at $addr, intro points $(tr '\n' ' ' <"$al_state/intros")"
 	for h in "${TB_RELAYS[@]}" a; do
 		wait_for 40 bash -c "[[ \$(ip netns exec tb-$h '$maquis' --socket '$TB/$h.sock' alias list --records | wc -l) -ge 1 ]]" ||
@@ -278,6 +282,26 @@ t_alias_blind() {
 			fi
 		done
 	done
+}
+
+# Intro circuits wait idle for INTRODUCEs: they must outlive the relays'
+# hop-idle (10 s), even when c runs with keepalive = 0 (the rate part asks
+# for it), or the alias goes dark until they are rebuilt.
+t_alias_hold() {
+	local since left ka id missing=0
+
+	since=$(cat "$al_state/c.intro-since")
+	left=$((since + 15 - $(date +%s)))
+	((left <= 0)) || sleep "$left"
+	ka=$(awk -F' = ' '$1 == "keepalive" {print $2}' "$TB/c.conf")
+	[[ -s $al_state/c.intro-circuits ]]
+	while read -r id; do
+		mq c circuit list | awk -F'\t' '$3 == "origin" {print $2}' | grep -qx "$id" ||
+			{ log "intro circuit $id is gone"; missing=$((missing + 1)); }
+	done <"$al_state/c.intro-circuits"
+	log "c (keepalive ${ka:-default}): $(wc -l <"$al_state/c.intro-circuits") intro circuits, $missing gone after $(($(date +%s) - since)) s"
+	((missing == 0)) || { al_diag c 30; return 1; }
+	mq c alias list | cut -f6 | grep -qx 3
 }
 
 # The parts after this one find the relays as they were: a destroys its
