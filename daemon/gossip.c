@@ -38,6 +38,9 @@ int maqd_publish(struct maqd *d)
 	desc.port = ntohs(d->listen.sa.sa_family == AF_INET ?
 			  d->listen.in4.sin_port : d->listen.in6.sin6_port);
 	desc.bandwidth = d->conf.bandwidth;
+	/* a newer descriptor must say so, even within the same second */
+	if (now <= d->desc_published)
+		now = d->desc_published + 1;
 	desc.published = now;
 	desc.expires = now + DESC_LIFE;
 	desc.addr[0] = d->listen;

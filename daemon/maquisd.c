@@ -30,6 +30,7 @@
 #define MAQD_TICK_MS		200
 #define MAQD_ONION_LIFE		(24 * 3600)
 #define MAQD_MAX_POLL		64
+#define RATE_WATCH_MS		5000	/* the datapath's relay-rate read this often */
 
 static enum maq_log_level log_level = MAQ_LOG_INFO;
 static bool log_journal;
@@ -257,6 +258,17 @@ static int device_setup(struct maqd *d)
 	return 0;
 }
 
+/* What is enforced is what is announced (kB/s, at least 1). */
+static void rate_announce(struct maqd *d)
+{
+	u64 rate = d->conf.relay_rate;
+
+	if (!rate)
+		d->conf.bandwidth = d->bandwidth_conf;
+	else
+		d->conf.bandwidth = rate >= 2000 ? (u32)(rate / 1000) : 1;
+}
+
 /*
  * What this relay gives (relay-rate, relay-burst), into whatever relays
  * its circuits: the module's device and, in either mode, a pure XDP relay
@@ -288,6 +300,48 @@ static int rate_setup(struct maqd *d)
 	log_info("relaying at most %s",
 		 maq_rate_str(d->conf.relay_rate, r, sizeof(r)));
 	return 0;
+}
+
+/*
+ * `maquis set relay-rate` changes the limit in the datapath behind our
+ * back (as `wg set` does), yet what is enforced must be what is
+ * announced: we read it every few seconds and publish anew when it moved.
+ */
+static int rate_enforced(struct maqd *d, u64 *rate)
+{
+	const char *root = *d->conf.xdp_pin_root ? d->conf.xdp_pin_root : NULL;
+	struct maq_nl *nl;
+	struct maq_dev dev;
+	uint32_t burst;
+	int ret;
+
+	if (maq_dp_kind(d->dp) != MAQ_DP_MODULE)
+		return maq_xdp_rate_get(root, rate, &burst);
+	ret = maq_nl_open(&nl);
+	if (ret)
+		return ret;
+	ret = maq_nl_dev_get(nl, d->ifindex, &dev);
+	maq_nl_close(nl);
+	if (!ret)
+		*rate = dev.relay_rate;
+	return ret;
+}
+
+static void rate_watch(struct maqd *d, u64 now)
+{
+	char r[64];
+	u64 rate;
+
+	if (d->conf.role != MAQ_CONF_RELAY || now < d->next_rate_ms)
+		return;
+	d->next_rate_ms = now + RATE_WATCH_MS;
+	if (rate_enforced(d, &rate) || rate == d->conf.relay_rate)
+		return;
+	d->conf.relay_rate = rate;
+	rate_announce(d);
+	log_info("relaying at most %s now (set from outside): announcing %u kB/s",
+		 maq_rate_str(rate, r, sizeof(r)), d->conf.bandwidth);
+	maqd_publish(d);
 }
 
 /* --- events from the kernel ------------------------------------------------ */
@@ -429,10 +483,8 @@ static int load_config(struct maqd *d, int argc, char **argv, bool *test)
 			"maquisd: a relay needs a listen address others can reach (listen = address[:port])\n");
 		return 1;
 	}
-	/* what is enforced is what is announced (kB/s, at least 1) */
-	if (d->conf.relay_rate)
-		d->conf.bandwidth = d->conf.relay_rate >= 2000 ?
-				    (u32)(d->conf.relay_rate / 1000) : 1;
+	d->bandwidth_conf = d->conf.bandwidth;
+	rate_announce(d);
 	if (d->conf.address.family && (!d->conf.n_listen ||
 	    maq_addr_unspecified(&d->conf.listen[0]))) {
 		fprintf(stderr,
@@ -509,6 +561,7 @@ static int run(struct maqd *d)
 		now = maqd_now_ms();
 		maq_dp_tick(d->dp, now);
 		events_read(d);
+		rate_watch(d, now);
 		maqd_gossip_tick(d, now);
 		maqd_circuits_tick(d, now);
 		maqd_alias_tick(d, now);

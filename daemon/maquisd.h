@@ -180,6 +180,8 @@ struct maqd {
 	struct maq_dp *dp;		/* the datapath: module or user */
 	u32 ifindex;
 	union maq_sockaddr listen;	/* the announced endpoint */
+	u32 bandwidth_conf;		/* kB/s configured, no relay-rate */
+	u64 next_rate_ms;		/* the datapath's limit read then */
 
 	struct maq_view view;
 	bool publish;			/* we have a descriptor */

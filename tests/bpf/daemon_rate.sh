@@ -16,7 +16,8 @@
 #   free     the same through r2: above that bound, so the bound would
 #            catch a relay that ignored its limit
 #   set      `maquis set relay-rate 2Mbit` on r1 (no module: the pinned
-#            table alone) at run time: received between the two bounds
+#            table alone) at run time: r1's daemon announces 250 kB/s,
+#            a sees it; received between the two bounds
 #
 # Throughputs are printed; none is a goal, only the limit must hold.  The
 # origin a runs with keepalive = 0: its keepalives would cross r1 like data
@@ -177,6 +178,12 @@ t_set() {
 	xcli r1 set relay-rate 2Mbit
 	[[ $(xrate r1) == "250000	$RATE_BURST" ]]
 	if xcli r1 set relay-burst 100 2>/dev/null; then return 1; fi
+	# r1's daemon sees what it enforces now and announces it
+	SECONDS=0
+	wait_for 40 bash -c "[[ \$(ip netns exec tb-a '$maquis' --socket '$TB/a.sock' relays | awk -F'\t' '\$3 == \"${tb_ip[r1]}:7720\" {print \$6}') == 250 ]]" ||
+		{ log "a still sees r1 at: $(mq a relays | awk -F'\t' -v e="${tb_ip[r1]}:7720" '$3 == e {print $6}') kB/s"; return 1; }
+	log "a sees r1 announce 250 kB/s $SECONDS s after the set"
+	grep -q "relaying at most 250 kB/s.* now (set from outside): announcing 250 kB/s" "$TB/r1.log"
 	id=$(build r1)
 	[[ $id =~ ^[0-9]+$ ]]
 	bps=$(udp)
@@ -196,6 +203,6 @@ ktap_set_plan $PLAN
 run "r1 applied relay-rate to its pinned XDP table and announces it" t_start
 run "iperf3 UDP through r1 (pure XDP) stays under 1 Mbit/s, XDP counts rate drops" t_limited
 run "the same through the unlimited r2 exceeds that bound" t_free
-run "maquis set relay-rate on a module-less relay reaches the program" t_set
+run "maquis set relay-rate on a module-less relay reaches the program and the announcement" t_set
 run "no daemon logged an error" t_errors
 ktap_finished

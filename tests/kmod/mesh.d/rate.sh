@@ -110,9 +110,20 @@ t_rate_show() {
 	line=$(mq r9 show maq0 | awk -F'\t' '$1 == "maq0"')
 	[[ $(cut -f6,7 <<<"$line") == "250000	$RATE_BURST" ]]
 	if mq r9 set maq0 relay-burst 1000 2>/dev/null; then return 1; fi
+	# r9's daemon announces what the module now enforces
+	rate_seen 250 || return 1
 	mq r9 set relay-rate "$RATE_BPS" relay-burst "$RATE_BURST"
 	line=$(mq r9 show maq0 | awk -F'\t' '$1 == "maq0"')
 	[[ $(cut -f6,7 <<<"$line") == "$RATE_BPS	$RATE_BURST" ]]
+	rate_seen $((RATE_BPS / 1000))
+}
+
+# rate_seen KBPS: a sees r9 announce KBPS kB/s within 40 s
+rate_seen() {
+	SECONDS=0
+	wait_for 40 bash -c "[[ \$(ip netns exec tb-a '$maquis' --socket '$TB/a.sock' relays | awk -F'\t' '\$3 == \"${tb_ip[r9]}:7720\" {print \$6}') == $1 ]]" ||
+		{ log "a still sees r9 at $(mq a relays | awk -F'\t' -v e="${tb_ip[r9]}:7720" '$3 == e {print $6}') kB/s, not $1"; return 1; }
+	log "a sees r9 announce $1 kB/s $SECONDS s after the set"
 }
 
 t_rate_udp() {
@@ -268,7 +279,7 @@ t_rate_port() {
 	log "and back at :7720 after $SECONDS s"
 }
 
-mesh_test "rate: r9 reports and advertises its configured limit" t_rate_show
+mesh_test "rate: r9 reports and advertises its configured limit, and what maquis set changes" t_rate_show
 mesh_test "rate: iperf3 UDP through r9 stays under 1 Mbit/s, r9 counts rate drops" t_rate_udp
 mesh_test "rate: iperf3 TCP through r9 stays under 1 Mbit/s" t_rate_tcp
 mesh_test "rate: with the XDP relay attached to r9 the limit holds there too" t_rate_xdp
