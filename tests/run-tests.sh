@@ -113,6 +113,13 @@ build_tests
 
 if [[ $want_host -eq 1 ]]; then
 	run host/ynl-generated kmod/ynl-gen.sh --check
+	# every host test source gives two programs: one missing (a Makefile
+	# that built only some) is a failure, not a test quietly left out
+	for c in tests/host/*.c; do
+		for t in "${c%.c}.test" "${c%.c}.asan.test"; do
+			[[ -x $t ]] || result fail "${t#tests/}" "not built"
+		done
+	done
 	for t in tests/host/*.test tests/bpf/*.test; do
 		[[ -x $t ]] || continue
 		t=${t#tests/}
