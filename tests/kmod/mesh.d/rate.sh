@@ -118,10 +118,10 @@ t_rate_show() {
 	rate_seen $((RATE_BPS / 1000))
 }
 
-# rate_seen KBPS: a sees r9 announce KBPS kB/s within 40 s
+# rate_seen KBPS: a sees r9 announce KBPS kB/s within 60 s (5 s and gossip)
 rate_seen() {
 	SECONDS=0
-	wait_for 40 bash -c "[[ \$(ip netns exec tb-a '$maquis' --socket '$TB/a.sock' relays | awk -F'\t' '\$3 == \"${tb_ip[r9]}:7720\" {print \$6}') == $1 ]]" ||
+	wait_for 60 bash -c "[[ \$(ip netns exec tb-a '$maquis' --socket '$TB/a.sock' relays | awk -F'\t' '\$3 == \"${tb_ip[r9]}:7720\" {print \$6}') == $1 ]]" ||
 		{ log "a still sees r9 at $(mq a relays | awk -F'\t' -v e="${tb_ip[r9]}:7720" '$3 == e {print $6}') kB/s, not $1"; return 1; }
 	log "a sees r9 announce $1 kB/s $SECONDS s after the set"
 }
